@@ -1,0 +1,91 @@
+"""The ASGI application: routes, middleware and the lifespan that owns every resource."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from broadcaster import Broadcast
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from tortoise import connections
+from tortoise.contrib.starlette import RegisterTortoise
+
+from runcast.bootstrap import ensure_admin_token
+from runcast.db import apply_migrations, tortoise_config
+from runcast.engine.actions.registry import load_plugins
+from runcast.rest import workflows as rest_workflows
+from runcast.rest.common import handle_errors
+from runcast.schema import build_schema
+from runcast.schema.context import RuncastGraphQL
+from runcast.settings import Settings
+
+logger = logging.getLogger("runcast")
+
+
+async def healthz(request: Request) -> Response:
+    """200 once the database and the broadcast answer, 503 otherwise."""
+    state = request.app.state
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+        healthy = state.ready
+    except Exception:
+        healthy = False
+    if not healthy:
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the runcast application for `settings` (default: from the environment)."""
+    settings = settings or Settings.from_env()
+    load_plugins(settings.plugins)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.ready = False
+        await apply_migrations(settings.database_url)
+        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+            if settings.admin_token:
+                await ensure_admin_token(settings.admin_token)
+            broadcast = Broadcast(settings.broadcast_url)
+            await broadcast.connect()
+            app.state.broadcast = broadcast
+            app.state.ready = True
+            try:
+                yield
+            finally:
+                app.state.ready = False
+                await broadcast.disconnect()
+
+    graphql = RuncastGraphQL(build_schema(), allowed_origins=settings.cors_origins)
+    api_routes = [*rest_workflows.ROUTES]
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+            )
+        )
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Mount("/api", routes=api_routes),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        middleware=middleware,
+        exception_handlers={Exception: handle_errors},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.ready = False
+    return app

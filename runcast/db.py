@@ -1,0 +1,56 @@
+"""Database configuration, migrations and the lifespan hook that opens the ORM."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate
+
+SQLITE_PRAGMAS = {"busy_timeout": "10000", "synchronous": "NORMAL", "journal_mode": "WAL"}
+
+
+def _with_sqlite_pragmas(url: str) -> str:
+    """Add WAL, a busy timeout and NORMAL sync to a SQLite URL unless it sets them."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    for key, value in SQLITE_PRAGMAS.items():
+        query.setdefault(key, value)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def normalise_url(url: str) -> str:
+    """Return the Tortoise URL for `url`, adding SQLite pragmas where they apply."""
+    if url.startswith("sqlite://") and ":memory:" not in url:
+        return _with_sqlite_pragmas(url)
+    if url.startswith("postgresql://"):
+        return "postgres://" + url.removeprefix("postgresql://")
+    return url
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise configuration for one database URL."""
+    return {
+        "connections": {"default": normalise_url(database_url)},
+        "apps": {
+            "runcast": {
+                "models": ["runcast.models"],
+                "migrations": "runcast.migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def apply_migrations(database_url: str) -> None:
+    """Apply every pending migration to the database at `database_url`."""
+    try:
+        await migrate(config=tortoise_config(database_url))
+    finally:
+        await Tortoise.close_connections()
+
+
+MIGRATION_CONFIG = tortoise_config("sqlite://./runcast.db")

@@ -1,0 +1,1 @@
+"""The execution engine: actions, templates, conditions, the runner and the scheduler."""

@@ -1,0 +1,40 @@
+"""`condition`: compares a field of the execution's scope; false skips the later steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runcast.engine.actions.base import ActionContext, ActionResult
+from runcast.engine.actions.checks import is_template
+from runcast.engine.actions.registry import ActionType
+from runcast.engine.conditions import OPERATORS, UNARY_OPERATORS, evaluate
+from runcast.engine.templates import lookup
+
+
+def validate(config: dict[str, Any]) -> list[str]:
+    errors: list[str] = []
+    field = config.get("field")
+    if not isinstance(field, str) or not field.strip():
+        errors.append("config.field is required: a dotted path such as trigger.userType")
+    elif is_template(field):
+        errors.append("config.field is a dotted path (trigger.userType), not a {{ template }}")
+    operator = config.get("operator")
+    if operator not in OPERATORS:
+        errors.append(f"config.operator must be one of {', '.join(OPERATORS)}")
+    elif operator not in UNARY_OPERATORS and "value" not in config:
+        errors.append(f"config.value is required for operator {operator}")
+    return errors
+
+
+async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
+    config = action["config"]
+    field, operator, expected = config["field"], config["operator"], config.get("value")
+    actual = lookup(context.scope, field.strip())
+    result = evaluate(actual, operator, expected)
+    output = {"result": result, "field": field, "operator": operator, "actual": actual}
+    if operator not in UNARY_OPERATORS:
+        output["value"] = expected
+    return ActionResult(True, output)
+
+
+ACTION = ActionType("condition", run, validate, dry_run=True, builtin=True)

@@ -1,0 +1,44 @@
+"""`send_notification`: stores a notification for a recipient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runcast.engine.actions.base import ActionContext, ActionResult
+from runcast.engine.actions.checks import optional_string, require_string
+from runcast.engine.actions.registry import ActionType
+from runcast.ids import stable_id
+from runcast.models import Notification
+
+
+def validate(config: dict[str, Any]) -> list[str]:
+    errors: list[str] = []
+    require_string(config, "message", errors, 10_000)
+    optional_string(config, "recipient", errors, 200)
+    return errors
+
+
+async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
+    config = action["config"]
+    message, recipient = config.get("message"), config.get("recipient")
+    if not isinstance(message, str) or not message:
+        return ActionResult(False, error="message rendered empty", retryable=False)
+    if recipient is not None and not isinstance(recipient, str):
+        recipient = str(recipient)
+    output: dict[str, Any] = {"notificationSent": True, "message": message, "recipient": recipient}
+    if context.dry_run:
+        return ActionResult(True, {**output, "notificationSent": False, "simulated": True})
+    notification_id = stable_id("ntf", context.idempotency_key)
+    await Notification.get_or_create(
+        id=notification_id,
+        defaults={
+            "workspace_id": context.workspace_id,
+            "execution_id": context.execution_id,
+            "message": message,
+            "recipient": recipient,
+        },
+    )
+    return ActionResult(True, {**output, "notificationId": notification_id})
+
+
+ACTION = ActionType("send_notification", run, validate, dry_run=True, builtin=True)

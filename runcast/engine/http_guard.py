@@ -1,0 +1,108 @@
+"""Outbound HTTP for `call_api`: one shared client that refuses internal addresses.
+
+The check runs where the connection is made (an httpcore network backend), so it covers
+every resolved address, every redirect hop, and cannot be raced by DNS rebinding: the
+socket connects to the very address that was checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpcore
+import httpx
+
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+class BlockedAddressError(Exception):
+    """The destination resolves to an address that `call_api` may not reach."""
+
+
+def is_blocked(address: str) -> bool:
+    """True for loopback, private, link-local, CGNAT, metadata, multicast and reserved IPs."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
+        return True
+    return not ip.is_global or ip.is_multicast
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    try:
+        return [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host itself, rejects blocked addresses, connects to a checked one."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_private = allow_private
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await _resolve(host, port)
+        if not self._allow_private:
+            blocked = [a for a in addresses if is_blocked(a)]
+            if blocked:
+                raise BlockedAddressError(
+                    f"Refused to call {host}: it resolves to an internal address ({blocked[0]})"
+                )
+        return await self._inner.connect_tcp(
+            addresses[0], port, timeout, local_address, socket_options
+        )
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddressError("Unix sockets are not reachable from call_api")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+@dataclass
+class HttpPolicy:
+    """The shared outbound client and whether private networks are allowed."""
+
+    client: httpx.AsyncClient
+    allow_private: bool
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def create_http_policy(allow_private: bool) -> HttpPolicy:
+    """Build the one shared client used by every `call_api` step."""
+    transport = httpx.AsyncHTTPTransport(retries=0)
+    transport._pool = httpcore.AsyncConnectionPool(  # the public API has no backend hook
+        ssl_context=httpx.create_ssl_context(),
+        network_backend=GuardedBackend(allow_private),
+        max_connections=200,
+        max_keepalive_connections=50,
+        keepalive_expiry=30.0,
+    )
+    client = httpx.AsyncClient(
+        transport=transport,
+        follow_redirects=True,
+        max_redirects=5,
+        timeout=httpx.Timeout(None),
+        headers={"User-Agent": "runcast"},
+    )
+    return HttpPolicy(client=client, allow_private=allow_private)

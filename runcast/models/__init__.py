@@ -1,0 +1,20 @@
+"""Tortoise models, one module per aggregate. Migrations live in `runcast.migrations`."""
+
+from runcast.models.execution import Execution, ExecutionEvent, StepRun
+from runcast.models.outputs import Notification, Task
+from runcast.models.workflow import Workflow
+from runcast.models.workspace import ApiToken, Membership, Role, User, Workspace
+
+__all__ = [
+    "ApiToken",
+    "Execution",
+    "ExecutionEvent",
+    "Membership",
+    "Notification",
+    "Role",
+    "StepRun",
+    "Task",
+    "User",
+    "Workflow",
+    "Workspace",
+]

@@ -1,0 +1,91 @@
+"""Executions, their per-action step runs and their append-only event log."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from runcast.models.workflow import Workflow
+from runcast.models.workspace import Workspace
+
+
+class Execution(Model):
+    """One run of a workflow, with a snapshot of its actions and timeout taken at start."""
+
+    id = fields.CharField(pk=True, max_length=40)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "runcast.Workspace", related_name="executions", on_delete=fields.CASCADE
+    )
+    workflow: fields.ForeignKeyRelation[Workflow] = fields.ForeignKeyField(
+        "runcast.Workflow", related_name="executions", on_delete=fields.CASCADE
+    )
+    status = fields.CharField(max_length=10, default="PENDING")
+    trigger_type = fields.CharField(max_length=20, default="manual")
+    trigger_data = fields.JSONField(default=dict)
+    variables = fields.JSONField(default=dict)
+    actions = fields.JSONField(default=list)
+    timeout_ms = fields.IntField(null=True)
+    triggered_by = fields.CharField(max_length=40, null=True)
+    is_simulation = fields.BooleanField(default=False)
+    error = fields.TextField(null=True)
+    error_code = fields.CharField(max_length=40, null=True)
+    idempotency_key = fields.CharField(max_length=200, null=True)
+    cancel_requested = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField()
+    started_at = fields.DatetimeField()
+    completed_at = fields.DatetimeField(null=True)
+    duration_ms = fields.IntField(null=True)
+    last_seq = fields.IntField(default=0)
+    lease_owner = fields.CharField(max_length=80, null=True)
+    lease_expires_at = fields.DatetimeField(null=True)
+    fencing_token = fields.IntField(default=0)
+
+    class Meta:
+        table = "execution"
+        unique_together = (("workflow", "idempotency_key"),)
+        indexes = (
+            ("workflow_id", "started_at"),
+            ("workflow_id", "status", "started_at"),
+            ("workspace_id", "started_at"),
+            ("status", "created_at"),
+        )
+
+
+class StepRun(Model):
+    """The state of one action within one execution."""
+
+    id = fields.IntField(pk=True)
+    execution: fields.ForeignKeyRelation[Execution] = fields.ForeignKeyField(
+        "runcast.Execution", related_name="steps", on_delete=fields.CASCADE
+    )
+    position = fields.IntField()
+    action_id = fields.CharField(max_length=100)
+    action_type = fields.CharField(max_length=100)
+    status = fields.CharField(max_length=10, default="pending")
+    output = fields.JSONField(null=True)
+    error = fields.TextField(null=True)
+    attempts = fields.IntField(default=0)
+    started_at = fields.DatetimeField(null=True)
+    completed_at = fields.DatetimeField(null=True)
+    duration_ms = fields.IntField(null=True)
+
+    class Meta:
+        table = "step_run"
+        unique_together = (("execution", "position"),)
+
+
+class ExecutionEvent(Model):
+    """One event of an execution stream, numbered by seq from 1 without gaps."""
+
+    id = fields.BigIntField(pk=True)
+    execution: fields.ForeignKeyRelation[Execution] = fields.ForeignKeyField(
+        "runcast.Execution", related_name="events", on_delete=fields.CASCADE
+    )
+    seq = fields.IntField()
+    type = fields.CharField(max_length=20)
+    payload = fields.JSONField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "execution_event"
+        unique_together = (("execution", "seq"),)

@@ -1,0 +1,27 @@
+"""Workflow definitions."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from runcast.models.workspace import Workspace
+
+
+class Workflow(Model):
+    id = fields.CharField(pk=True, max_length=40)
+    workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
+        "runcast.Workspace", related_name="workflows", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=200)
+    description = fields.TextField(null=True)
+    status = fields.CharField(max_length=10, default="ACTIVE")
+    trigger = fields.JSONField(default=dict)
+    actions = fields.JSONField(default=list)
+    timeout_ms = fields.IntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "workflow"
+        indexes = (("workspace_id", "created_at"),)

@@ -1,0 +1,1 @@
+"""The service layer shared by GraphQL and REST: auth, workflows, executions, history."""

@@ -1,0 +1,59 @@
+"""Workflow definitions: create, list, get, update, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runcast.errors import WorkflowNotFound
+from runcast.ids import new_id
+from runcast.models import Role, Workflow
+from runcast.resolvers.auth import Access, Caller, require_role
+from runcast.resolvers.wire import workflow_view
+from runcast.resolvers.workflow_input import parse_create, parse_update
+
+
+async def get_workflow_in(access: Access, workflow_id: str) -> Workflow:
+    """The workflow with this id in the caller's workspace, or 404."""
+    workflow = await Workflow.get_or_none(id=workflow_id, workspace_id=access.workspace.id)
+    if workflow is None:
+        raise WorkflowNotFound(f"Workflow {workflow_id!r} not found")
+    return workflow
+
+
+async def list_workflows(caller: Caller, workspace: str) -> list[dict[str, Any]]:
+    access = await require_role(caller, workspace, Role.VIEWER)
+    rows = await Workflow.filter(workspace_id=access.workspace.id).order_by("-created_at", "id")
+    return [workflow_view(row) for row in rows]
+
+
+async def get_workflow(caller: Caller, workspace: str, workflow_id: str) -> dict[str, Any]:
+    access = await require_role(caller, workspace, Role.VIEWER)
+    return workflow_view(await get_workflow_in(access, workflow_id))
+
+
+async def create_workflow(caller: Caller, workspace: str, body: Any) -> dict[str, Any]:
+    access = await require_role(caller, workspace, Role.ADMIN)
+    fields = parse_create(body)
+    workflow = await Workflow.create(id=new_id("wf"), workspace=access.workspace, **fields)
+    return workflow_view(workflow)
+
+
+async def update_workflow(
+    caller: Caller, workspace: str, workflow_id: str, body: Any
+) -> dict[str, Any]:
+    access = await require_role(caller, workspace, Role.ADMIN)
+    workflow = await get_workflow_in(access, workflow_id)
+    changes = parse_update(body)
+    if changes:
+        workflow.update_from_dict(changes)
+        await workflow.save()
+    return workflow_view(workflow)
+
+
+async def delete_workflow(caller: Caller, workspace: str, workflow_id: str) -> dict[str, Any]:
+    """Delete a workflow with its execution history; answers what was deleted."""
+    access = await require_role(caller, workspace, Role.ADMIN)
+    workflow = await get_workflow_in(access, workflow_id)
+    view = workflow_view(workflow)
+    await workflow.delete()
+    return view

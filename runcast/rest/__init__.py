@@ -1,0 +1,1 @@
+"""REST routes and the SSE route: parse → resolver → serialize."""

@@ -1,0 +1,28 @@
+"""Assemble the schema with its protective extensions."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+from runcast.schema.errors import ContractErrors
+from runcast.schema.mutation import Mutation
+from runcast.schema.query import Query
+
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+MAX_TOKENS = 2_000
+
+
+def build_schema() -> strawberry.Schema:
+    """A new schema. Extensions are passed as factories so no state is shared."""
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            ContractErrors,
+        ],
+    )
