@@ -19,6 +19,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from runcast.bootstrap import ensure_admin_token
 from runcast.db import apply_migrations, tortoise_config
 from runcast.engine.actions.registry import load_plugins
+from runcast.errors import RuncastError
 from runcast.rest import workflows as rest_workflows
 from runcast.rest.common import handle_errors
 from runcast.schema import build_schema
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
         ],
         middleware=middleware,
-        exception_handlers={Exception: handle_errors},
+        exception_handlers={RuncastError: handle_errors, Exception: handle_errors},
         lifespan=lifespan,
     )
     app.state.settings = settings

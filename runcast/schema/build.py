@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
-from runcast.schema.errors import ContractErrors
+from runcast.schema.errors import ContractErrors, Schema
 from runcast.schema.mutation import Mutation
 from runcast.schema.query import Query
 
@@ -14,9 +13,9 @@ MAX_ALIASES = 30
 MAX_TOKENS = 2_000
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema() -> Schema:
     """A new schema. Extensions are passed as factories so no state is shared."""
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         extensions=[

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionContext
 
 from runcast.errors import RuncastError
 
@@ -31,7 +33,7 @@ class ContractErrors(MaskErrors):
                 path=error.path,
                 extensions=original.extensions,
             )
-        if original is None:
+        if original is None or isinstance(original, GraphQLError):
             return GraphQLError(
                 error.message,
                 nodes=error.nodes,
@@ -39,7 +41,6 @@ class ContractErrors(MaskErrors):
                 path=error.path,
                 extensions={"code": "VALIDATION_ERROR"},
             )
-        logger.error("unhandled GraphQL error", exc_info=original)
         return GraphQLError(
             self.error_message,
             nodes=error.nodes,
@@ -47,3 +48,15 @@ class ContractErrors(MaskErrors):
             path=error.path,
             extensions={"code": "INTERNAL_ERROR"},
         )
+
+
+class Schema(strawberry.Schema):
+    """Logs only unexpected errors; coded ones are answers, not faults."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            original = error.original_error
+            if original is not None and not isinstance(original, RuncastError | GraphQLError):
+                logger.error("unhandled GraphQL error", exc_info=original)

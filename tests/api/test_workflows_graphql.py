@@ -1,0 +1,122 @@
+"""Workflow definitions over GraphQL give the same results as REST; limits and masking."""
+
+from __future__ import annotations
+
+from tests.helpers import WS, graphql
+
+FIELDS = (
+    "id workspaceId name description status trigger timeoutMs createdAt updatedAt "
+    "actions { id type name config onError timeout }"
+)
+
+ACTIONS = [
+    {"type": "send_notification", "config": {"message": "Hi {{trigger.userId}}"}},
+    {
+        "id": "t",
+        "type": "create_task",
+        "config": {"title": "Do it"},
+        "onError": "continue",
+        "timeout": 1000,
+    },
+]
+
+
+def _rest_shape(gql: dict) -> dict:
+    """GraphQL returns every action field; REST omits unset optional ones."""
+    actions = [{k: v for k, v in a.items() if v is not None} for a in gql["actions"]]
+    return {**gql, "actions": actions}
+
+
+async def test_crud_matches_rest(client, tokens):
+    headers = tokens.headers()
+    created = await graphql(
+        client,
+        f"""mutation($input: WorkflowInput!) {{
+              createWorkflow(workspaceSlug: "acme", input: $input) {{ {FIELDS} }} }}""",
+        headers,
+        input={"name": "Onboarding", "description": "d", "timeoutMs": 5000, "actions": ACTIONS},
+    )
+    workflow = created["data"]["createWorkflow"]
+    rest = (await client.get(f"{WS}/workflows/{workflow['id']}", headers=headers)).json()
+    assert _rest_shape(workflow) == rest["workflow"]
+
+    listed = await graphql(
+        client, f'{{ workflows(workspaceSlug: "acme") {{ {FIELDS} }} }}', headers
+    )
+    assert [_rest_shape(w) for w in listed["data"]["workflows"]] == [rest["workflow"]]
+    one = await graphql(
+        client,
+        f'query($id: String!) {{ workflow(workspaceSlug: "acme", id: $id) {{ {FIELDS} }} }}',
+        headers,
+        id=workflow["id"],
+    )
+    assert _rest_shape(one["data"]["workflow"]) == rest["workflow"]
+
+    updated = await graphql(
+        client,
+        f"""mutation($id: String!) {{ updateWorkflow(workspaceSlug: "acme", id: $id,
+              input: {{status: "INACTIVE"}}) {{ {FIELDS} }} }}""",
+        headers,
+        id=workflow["id"],
+    )
+    assert updated["data"]["updateWorkflow"]["status"] == "INACTIVE"
+    rest = (await client.get(f"{WS}/workflows/{workflow['id']}", headers=headers)).json()
+    assert _rest_shape(updated["data"]["updateWorkflow"]) == rest["workflow"]
+
+    deleted = await graphql(
+        client,
+        'mutation($id: String!) { deleteWorkflow(workspaceSlug: "acme", id: $id) { id } }',
+        headers,
+        id=workflow["id"],
+    )
+    assert deleted["data"]["deleteWorkflow"]["id"] == workflow["id"]
+    missing = await graphql(
+        client,
+        'query($id: String!) { workflow(workspaceSlug: "acme", id: $id) { id } }',
+        headers,
+        id=workflow["id"],
+    )
+    assert missing["errors"][0]["extensions"]["code"] == "WORKFLOW_NOT_FOUND"
+
+
+async def test_validation_errors_carry_codes(client, tokens):
+    headers = tokens.headers()
+    mutation = """mutation($input: WorkflowInput!) {
+        createWorkflow(workspaceSlug: "acme", input: $input) { id } }"""
+    invalid = await graphql(
+        client, mutation, headers, input={"name": "x", "actions": [{"type": "teleport"}]}
+    )
+    error = invalid["errors"][0]
+    assert error["extensions"]["code"] == "WORKFLOW_INVALID"
+    assert error["extensions"]["details"][0]["actionId"] == "action-1"
+    bad_status = await graphql(
+        client, mutation, headers, input={"name": "x", "status": "NOPE", "actions": ACTIONS}
+    )
+    assert bad_status["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
+    wrong_type = await graphql(client, mutation, headers, input={"name": 5, "actions": []})
+    assert wrong_type["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
+    syntax = await graphql(client, "{ workflows(", headers)
+    assert syntax["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_alias_and_token_limits(client, tokens):
+    headers = tokens.headers()
+    aliases = " ".join(f"a{i}: me {{ id }}" for i in range(40))
+    too_many = await graphql(client, f"{{ {aliases} }}", headers)
+    assert "aliases" in too_many["errors"][0]["message"]
+    assert too_many["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
+    huge = "{ " + " ".join(["me { id }"] * 800) + " }"
+    tokens_error = await graphql(client, huge, headers)
+    assert "token" in tokens_error["errors"][0]["message"].lower()
+
+
+async def test_graphiql_is_served_on_get(client):
+    response = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_healthz(client):
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}

@@ -1,0 +1,132 @@
+"""Fixtures: a running app per test on each configured backend, tokens for every role."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from runcast.app import create_app
+from runcast.bootstrap import create_token
+from runcast.db import apply_migrations
+from runcast.models import Role
+from runcast.settings import Settings
+from tests.backends import BACKENDS, POSTGRES_URL, REDIS_URL, require
+
+TABLES = (
+    "execution_event, step_run, execution, task, notification, workflow, api_token, "
+    "membership, app_user, workspace"
+)
+_postgres_migrated = False
+
+
+async def _fresh_postgres(url: str) -> None:
+    """Migrate once per session, then empty every table before each test."""
+    global _postgres_migrated
+    if not _postgres_migrated:
+        await Tortoise.init(db_url=url, modules={"runcast": ["runcast.models"]})
+        await connections.get("default").execute_script(
+            "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
+        )
+        await Tortoise.close_connections()
+        await apply_migrations(url)
+        _postgres_migrated = True
+    await Tortoise.init(db_url=url, modules={"runcast": ["runcast.models"]})
+    await connections.get("default").execute_script(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    await Tortoise.close_connections()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def settings(backend: str, tmp_path: Path) -> Settings:
+    base = Settings(retry_base_ms=20, node_id="node_test", sse_ping_seconds=15.0)
+    if backend == "sqlite":
+        return base.with_overrides(database_url=f"sqlite://{tmp_path / 'runcast.db'}")
+    url = require("postgres", POSTGRES_URL)
+    await _fresh_postgres(url)
+    return base.with_overrides(database_url=url, broadcast_url=REDIS_URL or "memory://")
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    EXECUTOR_CACHE.clear()  # keyed by connection name, so it would mix SQL dialects
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://runcast.test") as c:
+        yield c
+
+
+@dataclass
+class Tokens:
+    """One token per role in workspace `acme`, and one for a member of `other` only."""
+
+    owner: str
+    admin: str
+    editor: str
+    viewer: str
+    outsider: str
+
+    def headers(self, role: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {getattr(self, role)}"}
+
+
+@pytest.fixture
+async def tokens(app: Starlette) -> Tokens:
+    return Tokens(
+        owner=await create_token("olivia", "acme", Role.OWNER),
+        admin=await create_token("adam", "acme", Role.ADMIN),
+        editor=await create_token("eve", "acme", Role.EDITOR),
+        viewer=await create_token("victor", "acme", Role.VIEWER),
+        outsider=await create_token("oscar", "other", Role.OWNER),
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    server: uvicorn.Server
+    task: asyncio.Task[Any]
+
+
+async def start_server(asgi_app: Any) -> LiveServer:
+    """Serve `asgi_app` with uvicorn on a free loopback port in this event loop."""
+    port = free_port()
+    config = uvicorn.Config(
+        asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(), name=f"uvicorn :{port}")
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
+        await asyncio.sleep(0.01)
+    return LiveServer(url=f"http://127.0.0.1:{port}", server=server, task=task)
+
+
+async def stop_server(live: LiveServer) -> None:
+    live.server.should_exit = True
+    await live.task
