@@ -19,7 +19,11 @@ from tortoise.contrib.starlette import RegisterTortoise
 from runcast.bootstrap import ensure_admin_token
 from runcast.db import apply_migrations, tortoise_config
 from runcast.engine.actions.registry import load_plugins
+from runcast.engine.http_guard import create_http_policy
+from runcast.engine.scheduler import Engine
 from runcast.errors import RuncastError
+from runcast.events.bus import EventBus
+from runcast.rest import executions as rest_executions
 from runcast.rest import workflows as rest_workflows
 from runcast.rest.common import handle_errors
 from runcast.schema import build_schema
@@ -56,16 +60,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await ensure_admin_token(settings.admin_token)
             broadcast = Broadcast(settings.broadcast_url)
             await broadcast.connect()
+            http = create_http_policy(settings.allow_private_network)
+            engine = Engine(settings, EventBus(broadcast), http)
             app.state.broadcast = broadcast
+            app.state.engine = engine
+            await engine.start(embedded=settings.database_url.startswith("sqlite"))
             app.state.ready = True
             try:
                 yield
             finally:
                 app.state.ready = False
+                await engine.stop()
+                await http.aclose()
                 await broadcast.disconnect()
 
     graphql = RuncastGraphQL(build_schema(), allowed_origins=settings.cors_origins)
-    api_routes = [*rest_workflows.ROUTES]
+    api_routes = [*rest_executions.ROUTES, *rest_workflows.ROUTES]
     middleware = []
     if settings.cors_origins:
         middleware.append(

@@ -58,6 +58,8 @@ class Settings:
     plugins: tuple[str, ...] = ()
     max_body_bytes: int = 1_000_000
     sse_ping_seconds: float = 15.0
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 10.0
     node_id: str = field(default_factory=lambda: f"node_{os.getpid()}")
 
     @classmethod
@@ -80,6 +82,9 @@ class Settings:
             plugins=_list(env, "RUNCAST_PLUGINS"),
             max_body_bytes=_int(env, "RUNCAST_MAX_BODY_BYTES", default.max_body_bytes, 1024),
             sse_ping_seconds=float(_int(env, "RUNCAST_SSE_PING_SECONDS", 15, 1)),
+            lease_seconds=float(_int(env, "RUNCAST_LEASE_SECONDS", 30, 2)),
+            heartbeat_seconds=float(_int(env, "RUNCAST_HEARTBEAT_SECONDS", 10, 1)),
+            node_id=env.get("RUNCAST_NODE_ID") or default.node_id,
         )
 
     def with_overrides(self, **changes: object) -> Settings:

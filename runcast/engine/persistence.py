@@ -1,0 +1,164 @@
+"""Writing step results, events and the execution's state in one transaction.
+
+Every change to an execution goes through `commit`: the step rows, the `step`/`progress`
+events (and `error`/`complete` when it finishes) and the execution row are written
+together, guarded by a condition on the execution row (the runner's fencing token, or
+`status = PENDING` for a cancel before start). If the guard no longer holds, nothing is
+written and `StaleExecution` is raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from runcast.events.bus import EventBus
+from runcast.events.log import Event, append_events
+from runcast.models import Execution, StepRun
+from runcast.resolvers.execution_views import progress_of
+from runcast.resolvers.wire import iso
+
+
+class StaleExecution(Exception):
+    """The execution changed hands or state; this writer must stop."""
+
+
+@dataclass
+class StepChange:
+    """The new final state of one step."""
+
+    step: StepRun
+    status: str
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    attempts: int | None = None
+
+
+@dataclass
+class Finish:
+    """The execution's final state."""
+
+    status: str
+    error: str | None = None
+    error_code: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def step_event(step: StepRun) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "actionId": step.action_id,
+        "actionType": step.action_type,
+        "status": step.status,
+        "output": step.output,
+        "durationMs": step.duration_ms,
+    }
+    if step.error is not None:
+        data["error"] = step.error
+    return data
+
+
+def _apply(change: StepChange, now: datetime) -> None:
+    step = change.step
+    step.status = change.status
+    step.output = change.output
+    step.error = change.error
+    if change.attempts is not None:
+        step.attempts = change.attempts
+    if step.started_at is not None:
+        step.completed_at = now
+        step.duration_ms = max(0, int((now - step.started_at).total_seconds() * 1000))
+
+
+async def commit(
+    execution: Execution,
+    steps: list[StepRun],
+    changes: list[StepChange],
+    finish: Finish | None,
+    guard: dict[str, Any],
+    bus: EventBus,
+) -> list[Event]:
+    """Apply `changes` (and `finish`) to `execution` atomically, then publish the events."""
+    now = utcnow()
+    items: list[tuple[str, dict[str, Any]]] = []
+    for change in changes:
+        _apply(change, now)
+        items.append(("step", step_event(change.step)))
+        status = finish.status if finish and change is changes[-1] else "RUNNING"
+        progress = progress_of([s.status for s in steps], status)
+        progress.pop("runningSteps")
+        items.append(("progress", {**progress, "status": status}))
+    updates: dict[str, Any] = {}
+    if finish is not None:
+        duration = max(0, int((now - execution.started_at).total_seconds() * 1000))
+        if finish.status == "FAILED":
+            items.append(("error", {"message": f"Execution failed: {finish.error}"}))
+        items.append(
+            (
+                "complete",
+                {
+                    "status": finish.status,
+                    "durationMs": duration,
+                    "completedAt": iso(now),
+                    **finish.extra,
+                },
+            )
+        )
+        updates = {
+            "status": finish.status,
+            "error": finish.error,
+            "error_code": finish.error_code,
+            "completed_at": now,
+            "duration_ms": duration,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+    async with in_transaction() as connection:
+        updated = (
+            await Execution.filter(id=execution.id, **guard)
+            .using_db(connection)
+            .update(last_seq=execution.last_seq + len(items), **updates)
+        )
+        if updated != 1:
+            raise StaleExecution(execution.id)
+        for change in changes:
+            step = change.step
+            await (
+                StepRun.filter(id=step.id)
+                .using_db(connection)
+                .update(
+                    status=step.status,
+                    output=step.output,
+                    error=step.error,
+                    attempts=step.attempts,
+                    completed_at=step.completed_at,
+                    duration_ms=step.duration_ms,
+                )
+            )
+        events = await append_events(connection, execution.id, execution.last_seq, items, now)
+    execution.last_seq += len(items)
+    for key, value in updates.items():
+        setattr(execution, key, value)
+    await bus.publish_events(events)
+    if finish is not None:
+        await bus.publish_status(execution.workspace_id, status_change(execution))  # type: ignore[attr-defined]
+    return events
+
+
+def status_change(execution: Execution) -> dict[str, Any]:
+    """What `workspace:<id>` subscribers hear when an execution changes status."""
+    return {
+        "executionId": execution.id,
+        "workflowId": execution.workflow_id,  # type: ignore[attr-defined]
+        "status": execution.status,
+        "startedAt": iso(execution.started_at),
+        "completedAt": iso(execution.completed_at),
+        "durationMs": execution.duration_ms,
+        "isSimulation": execution.is_simulation,
+    }

@@ -1,0 +1,270 @@
+"""Runs one execution: each action under its timeout and error strategy, step by step.
+
+A step that reached a final state is never run again: on resume the runner starts at the
+first unfinished step. The step that was in flight runs again with the same idempotency
+key, and a `wait` keeps its original start so it sleeps only the remaining time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from runcast.engine.actions.base import ActionContext, ActionResult
+from runcast.engine.actions.registry import ActionType, get_action_type
+from runcast.engine.persistence import (
+    Finish,
+    StaleExecution,
+    StepChange,
+    commit,
+    status_change,
+    utcnow,
+)
+from runcast.engine.templates import render
+from runcast.models import Execution, StepRun
+from runcast.resolvers.execution_views import FINAL_STEP_STATUSES
+
+if TYPE_CHECKING:
+    from runcast.engine.scheduler import Engine
+
+logger = logging.getLogger("runcast.engine")
+
+DEFAULT_ACTION_TIMEOUT_MS = 30_000
+RETRIES = 3
+MAX_OUTPUT_BYTES = 256 * 1024
+CANCELLED_MESSAGE = "Cancelled by user"
+
+
+@dataclass
+class Attempts:
+    result: ActionResult
+    count: int
+    errors: list[str]
+
+
+def coerce_result(raw: Any) -> ActionResult:
+    """Accept an ActionResult or a `{success, output, error}` dict; refuse anything else."""
+    if isinstance(raw, Mapping):
+        if not isinstance(raw.get("success"), bool):
+            return ActionResult(False, error="handler result has no boolean 'success'")
+        raw = ActionResult(bool(raw["success"]), raw.get("output"), raw.get("error"))
+    if not isinstance(raw, ActionResult):
+        return ActionResult(False, error=f"handler returned {type(raw).__name__}, not ActionResult")
+    if raw.output is not None and not isinstance(raw.output, dict):
+        return ActionResult(False, error="handler output must be an object")
+    try:
+        size = len(json.dumps(raw.output))
+    except (TypeError, ValueError) as exc:
+        return ActionResult(False, error=f"handler output is not JSON: {exc}")
+    if size > MAX_OUTPUT_BYTES:
+        return ActionResult(False, error=f"handler output is larger than {MAX_OUTPUT_BYTES} bytes")
+    error = raw.error if raw.error is None or isinstance(raw.error, str) else str(raw.error)
+    if not raw.success and not error:
+        error = "action failed"
+    return ActionResult(raw.success, raw.output, error, raw.retryable, raw.retry_after_s)
+
+
+class ExecutionRunner:
+    """Walks an execution's steps. Owned by the engine, which may cancel it."""
+
+    def __init__(
+        self, engine: Engine, execution: Execution, steps: list[StepRun], fencing_token: int
+    ) -> None:
+        self.engine = engine
+        self.execution = execution
+        self.steps = steps
+        self.guard = {"fencing_token": fencing_token}
+        self.cancel_requested = False
+        self.in_flight: StepRun | None = None
+
+    async def _commit(self, changes: list[StepChange], finish: Finish | None = None) -> None:
+        await commit(self.execution, self.steps, changes, finish, self.guard, self.engine.bus)
+
+    def _scope(self) -> dict[str, Any]:
+        execution = self.execution
+        return {
+            "trigger": execution.trigger_data,
+            "variables": execution.variables,
+            "steps": {
+                s.action_id: {"status": s.status, "output": s.output, "error": s.error}
+                for s in self.steps
+                if s.status in FINAL_STEP_STATUSES
+            },
+            "execution": {
+                "id": execution.id,
+                "isSimulation": execution.is_simulation,
+                "triggeredBy": execution.triggered_by,
+            },
+            "workflow": {"id": execution.workflow_id},  # type: ignore[attr-defined]
+        }
+
+    async def run(self) -> None:
+        """Run to a final state, or stop quietly when the engine shuts down."""
+        execution = self.execution
+        await self.engine.bus.publish_status(execution.workspace_id, status_change(execution))  # type: ignore[attr-defined]
+        try:
+            if execution.cancel_requested:
+                await self._finish_cancelled()
+                return
+            deadline = None
+            if execution.timeout_ms:
+                deadline = execution.started_at + timedelta(milliseconds=execution.timeout_ms)
+            try:
+                async with asyncio.timeout(self._seconds_until(deadline)):
+                    await self._run_steps()
+            except TimeoutError:
+                await self._finish_timed_out()
+        except asyncio.CancelledError:
+            if not self.cancel_requested:
+                raise
+            await asyncio.shield(self._finish_cancelled())
+        except StaleExecution:
+            logger.warning("execution %s was taken over; this node stops it", execution.id)
+
+    @staticmethod
+    def _seconds_until(deadline: Any) -> float | None:
+        if deadline is None:
+            return None
+        return max(0.0, (deadline - utcnow()).total_seconds())
+
+    async def _run_steps(self) -> None:
+        actions = self.execution.actions
+        for index, step in enumerate(self.steps):
+            if step.status in FINAL_STEP_STATUSES:
+                continue
+            action = actions[index]
+            self.in_flight = step
+            if step.started_at is None:
+                step.started_at = utcnow()
+            if step.status != "running":
+                step.status = "running"
+                await StepRun.filter(id=step.id).update(
+                    status="running", started_at=step.started_at
+                )
+            change, halt = await self._run_step(action, step)
+            rest = [s for s in self.steps[index + 1 :] if s.status not in FINAL_STEP_STATUSES]
+            if change.status == "failed" and action.get("onError", "stop") != "continue":
+                skipped = [StepChange(s, "skipped") for s in rest]
+                reason = f"Action {step.action_id} failed: {change.error}"
+                await self._commit([change, *skipped], Finish("FAILED", reason, "EXECUTION_FAILED"))
+                self.in_flight = None
+                return
+            if halt:
+                skipped = [
+                    StepChange(s, "skipped", {"reason": f"condition {step.action_id} was false"})
+                    for s in rest
+                ]
+                await self._commit([change, *skipped], Finish("COMPLETED"))
+                self.in_flight = None
+                return
+            await self._commit([change], Finish("COMPLETED") if not rest else None)
+            self.in_flight = None
+        if self.execution.status not in ("COMPLETED", "FAILED", "CANCELLED"):
+            await self._commit([], Finish("COMPLETED"))
+
+    async def _run_step(self, action: dict[str, Any], step: StepRun) -> tuple[StepChange, bool]:
+        """Run one action with its strategy; return its final change and whether to halt."""
+        action_type = get_action_type(action["type"])
+        if action_type is None:
+            return StepChange(
+                step, "failed", None, f"unknown action type {action['type']!r}", 0
+            ), False
+        if self.execution.is_simulation and not action_type.dry_run:
+            reason = f"custom action {action_type.name} does not run in a dry run"
+            return StepChange(step, "skipped", {"reason": reason}, None, 0), False
+        try:
+            rendered = {**action, "config": render(action.get("config", {}), self._scope())}
+        except Exception as exc:  # a template walking odd data must not break the engine
+            return StepChange(step, "failed", None, f"template error: {exc}", 1), False
+        attempts = await self._attempts(action_type, rendered, step)
+        result = attempts.result
+        output = dict(result.output) if result.output is not None else None
+        if action.get("onError") == "retry":
+            output = {
+                **(output or {}),
+                "attempts": attempts.count,
+                "attemptErrors": attempts.errors,
+            }
+        if not result.success:
+            return StepChange(step, "failed", output, result.error, attempts.count), False
+        halt = action["type"] == "condition" and (output or {}).get("result") is False
+        return StepChange(step, "success", output, None, attempts.count), halt
+
+    async def _attempts(
+        self, action_type: ActionType, action: dict[str, Any], step: StepRun
+    ) -> Attempts:
+        retry = action.get("onError") == "retry"
+        limit = 1 + (RETRIES if retry else 0)
+        errors: list[str] = []
+        result = ActionResult(False, error="not run")
+        for attempt in range(1, limit + 1):
+            result = await self._attempt(action_type, action, step, attempt)
+            if result.success:
+                return Attempts(result, attempt, errors)
+            errors.append(result.error or "action failed")
+            if attempt == limit or not result.retryable:
+                return Attempts(result, attempt, errors)
+            delay = self.engine.settings.retry_base_ms * (2 ** (attempt - 1)) / 1000
+            if result.retry_after_s is not None:
+                delay = result.retry_after_s
+            await asyncio.sleep(delay)
+        return Attempts(result, limit, errors)
+
+    async def _attempt(
+        self, action_type: ActionType, action: dict[str, Any], step: StepRun, attempt: int
+    ) -> ActionResult:
+        timeout_ms = action.get("timeout")
+        if timeout_ms is None and action["type"] != "wait":
+            timeout_ms = DEFAULT_ACTION_TIMEOUT_MS
+        assert step.started_at is not None
+        execution = self.execution
+        scope = self._scope()
+        context = ActionContext(
+            execution_id=execution.id,
+            workspace_id=execution.workspace_id,  # type: ignore[attr-defined]
+            workflow_id=execution.workflow_id,  # type: ignore[attr-defined]
+            action_id=step.action_id,
+            trigger_data=execution.trigger_data,
+            variables=execution.variables,
+            steps=scope["steps"],
+            dry_run=execution.is_simulation,
+            idempotency_key=f"{execution.id}:{step.action_id}",
+            step_started_at=step.started_at,
+            scope=scope,
+            attempt=attempt,
+            http=self.engine.http,
+        )
+        try:
+            async with asyncio.timeout(timeout_ms / 1000 if timeout_ms else None):
+                raw = await action_type.handler(action, context)
+        except TimeoutError:
+            return ActionResult(False, error="timeout")
+        except Exception as exc:
+            logger.info("action %s of %s raised", step.action_id, execution.id, exc_info=True)
+            message = str(exc) or type(exc).__name__
+            return ActionResult(False, error=message)
+        return coerce_result(raw)
+
+    def _unfinished(self) -> list[StepRun]:
+        return [s for s in self.steps if s.status not in FINAL_STEP_STATUSES]
+
+    async def _finish_cancelled(self) -> None:
+        changes = [
+            StepChange(s, "cancelled" if s is self.in_flight else "skipped")
+            for s in self._unfinished()
+        ]
+        await self._commit(changes, Finish("CANCELLED", CANCELLED_MESSAGE))
+
+    async def _finish_timed_out(self) -> None:
+        changes = [
+            StepChange(s, "failed", None, "timeout")
+            if s is self.in_flight
+            else StepChange(s, "skipped")
+            for s in self._unfinished()
+        ]
+        await self._commit(changes, Finish("FAILED", "timeout", "EXECUTION_FAILED"))

@@ -1,0 +1,219 @@
+"""Executions: start (with idempotency and optional wait), read status, cancel."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit, utcnow
+from runcast.engine.runner import CANCELLED_MESSAGE
+from runcast.engine.scheduler import Engine
+from runcast.errors import (
+    ExecutionNotFound,
+    ExecutionNotRunning,
+    ValidationError,
+    WorkflowInactive,
+)
+from runcast.ids import new_id
+from runcast.models import Execution, Role, StepRun, Workflow
+from runcast.resolvers.auth import Access, Caller, require_role
+from runcast.resolvers.execution_views import (
+    FINAL_EXECUTION_STATUSES,
+    execution_view,
+    progress_of,
+    summary_of,
+    timing_of,
+    workflow_brief,
+)
+from runcast.resolvers.workflows import get_workflow_in
+
+WAIT_LIMIT_S = 30.0
+MAX_INPUT_BYTES = 256 * 1024
+MAX_IDEMPOTENCY_KEY = 200
+EXECUTE_FIELDS = {"triggerData", "variables", "dryRun", "wait"}
+
+
+@dataclass(frozen=True)
+class ExecuteRequest:
+    trigger_data: dict[str, Any]
+    variables: dict[str, Any]
+    dry_run: bool
+    wait: bool
+    idempotency_key: str | None
+
+
+def parse_execute(body: Any, idempotency_key: str | None) -> ExecuteRequest:
+    """Validate an execute request body (`{}` when the client sent none)."""
+    body = {} if body is None else body
+    if not isinstance(body, dict):
+        raise ValidationError("The request body must be a JSON object")
+    unknown = sorted(set(body) - EXECUTE_FIELDS)
+    if unknown:
+        raise ValidationError(f"{unknown[0]}: unknown field", [{"field": unknown[0]}])
+    values: dict[str, Any] = {}
+    for name in ("triggerData", "variables"):
+        value = body.get(name)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise ValidationError(f"{name}: must be a JSON object", [{"field": name}])
+        if len(json.dumps(value)) > MAX_INPUT_BYTES:
+            raise ValidationError(f"{name}: larger than {MAX_INPUT_BYTES} bytes", [{"field": name}])
+        values[name] = value
+    for name in ("dryRun", "wait"):
+        if body.get(name) is not None and not isinstance(body[name], bool):
+            raise ValidationError(f"{name}: must be true or false", [{"field": name}])
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+        raise ValidationError(f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    return ExecuteRequest(
+        values["triggerData"],
+        values["variables"],
+        bool(body.get("dryRun")),
+        bool(body.get("wait")),
+        idempotency_key,
+    )
+
+
+async def get_execution_in(access: Access, execution_id: str) -> Execution:
+    execution = await Execution.get_or_none(id=execution_id, workspace_id=access.workspace.id)
+    if execution is None:
+        raise ExecutionNotFound(f"Execution {execution_id!r} not found")
+    return execution
+
+
+async def load_steps(execution_id: str) -> list[StepRun]:
+    return list(await StepRun.filter(execution_id=execution_id).order_by("position"))
+
+
+async def _insert(workflow: Workflow, caller: Caller, request: ExecuteRequest) -> Execution:
+    now = utcnow()
+    async with in_transaction() as connection:
+        execution = await Execution.create(
+            id=new_id("exec"),
+            workspace_id=workflow.workspace_id,  # type: ignore[attr-defined]
+            workflow_id=workflow.id,
+            status="PENDING",
+            trigger_type="manual",
+            trigger_data=request.trigger_data,
+            variables=request.variables,
+            actions=workflow.actions,
+            timeout_ms=workflow.timeout_ms,
+            triggered_by=caller.user_id,
+            is_simulation=request.dry_run,
+            idempotency_key=request.idempotency_key,
+            created_at=now,
+            started_at=now,
+            using_db=connection,
+        )
+        await StepRun.bulk_create(
+            [
+                StepRun(
+                    execution_id=execution.id, position=i, action_id=a["id"], action_type=a["type"]
+                )
+                for i, a in enumerate(workflow.actions)
+            ],
+            using_db=connection,
+        )
+    return execution
+
+
+async def execute(
+    caller: Caller, workspace: str, workflow_id: str, request: ExecuteRequest, engine: Engine
+) -> dict[str, Any]:
+    """Start a run of the workflow (or return the one started with the same key)."""
+    access = await require_role(caller, workspace, Role.EDITOR)
+    workflow = await get_workflow_in(access, workflow_id)
+    if workflow.status != "ACTIVE":
+        raise WorkflowInactive(f"Workflow {workflow.id!r} is not active")
+    execution = None
+    if request.idempotency_key is not None:
+        execution = await Execution.get_or_none(
+            workflow_id=workflow.id, idempotency_key=request.idempotency_key
+        )
+    if execution is None:
+        try:
+            execution = await _insert(workflow, caller, request)
+        except IntegrityError:
+            execution = await Execution.get(
+                workflow_id=workflow.id, idempotency_key=request.idempotency_key
+            )
+        else:
+            engine.submit(execution.id)
+    if request.wait:
+        await engine.wait_finished(execution.id, WAIT_LIMIT_S)
+        await execution.refresh_from_db()
+    return execution_view(execution, await load_steps(execution.id))
+
+
+async def execution_status(caller: Caller, workspace: str, execution_id: str) -> dict[str, Any]:
+    """The seed's status answer: `{execution, progress, timing}`."""
+    access = await require_role(caller, workspace, Role.VIEWER)
+    execution = await get_execution_in(access, execution_id)
+    return await status_view(execution)
+
+
+async def status_view(execution: Execution) -> dict[str, Any]:
+    steps = await load_steps(execution.id)
+    workflow = await Workflow.get(id=execution.workflow_id)  # type: ignore[attr-defined]
+    statuses = [s.status for s in steps]
+    view = execution_view(execution, steps)
+    view["workflow"] = workflow_brief(workflow)
+    view["executionSummary"] = summary_of(statuses)
+    return {
+        "execution": view,
+        "progress": progress_of(statuses, execution.status),
+        "timing": timing_of(execution),
+    }
+
+
+async def _cancel_pending(execution: Execution, engine: Engine) -> bool:
+    steps = await load_steps(execution.id)
+    changes = [StepChange(step, "skipped") for step in steps]
+    try:
+        await commit(
+            execution,
+            steps,
+            changes,
+            Finish("CANCELLED", CANCELLED_MESSAGE),
+            {"status": "PENDING"},
+            engine.bus,
+        )
+    except StaleExecution:
+        return False
+    engine.mark_finished(execution.id)
+    return True
+
+
+async def cancel_execution(
+    caller: Caller, workspace: str, execution_id: str, engine: Engine
+) -> dict[str, Any]:
+    """Cancel a PENDING or RUNNING execution; a finished one is 409."""
+    access = await require_role(caller, workspace, Role.EDITOR)
+    execution = await get_execution_in(access, execution_id)
+    if execution.status in FINAL_EXECUTION_STATUSES:
+        raise ExecutionNotRunning(f"Execution {execution.id!r} is already {execution.status}")
+    await Execution.filter(id=execution.id).update(cancel_requested=True)
+    stopped_before_start = execution.status == "PENDING" and await _cancel_pending(
+        execution, engine
+    )
+    if not stopped_before_start:
+        await engine.cancel(execution.id)
+    await execution.refresh_from_db()
+    if execution.status != "CANCELLED" and execution.status in FINAL_EXECUTION_STATUSES:
+        raise ExecutionNotRunning(f"Execution {execution.id!r} is already {execution.status}")
+    return {
+        "success": execution.status == "CANCELLED",
+        "execution": {
+            "id": execution.id,
+            "status": execution.status,
+            "error": execution.error,
+            "completedAt": execution_view(execution, None)["completedAt"],
+        },
+        "message": "Execution cancelled successfully"
+        if execution.status == "CANCELLED"
+        else "Cancellation requested",
+    }

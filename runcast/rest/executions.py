@@ -1,0 +1,45 @@
+"""REST routes for executions: execute, status, cancel."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from runcast.resolvers import executions
+from runcast.rest.common import caller_of, json_response, read_json
+
+
+async def execute(request: Request) -> Response:
+    caller = await caller_of(request)
+    body = await read_json(request)
+    parsed = executions.parse_execute(body, request.headers.get("idempotency-key"))
+    execution = await executions.execute(
+        caller,
+        request.path_params["workspace"],
+        request.path_params["workflow_id"],
+        parsed,
+        request.app.state.engine,
+    )
+    return json_response({"execution": execution}, 201)
+
+
+async def status_or_cancel(request: Request) -> Response:
+    caller = await caller_of(request)
+    workspace, execution_id = request.path_params["workspace"], request.path_params["execution_id"]
+    if request.method == "GET":
+        return json_response(await executions.execution_status(caller, workspace, execution_id))
+    result = await executions.cancel_execution(
+        caller, workspace, execution_id, request.app.state.engine
+    )
+    return json_response(result)
+
+
+ROUTES = [
+    Route(
+        "/workspaces/{workspace}/workflows/executions/{execution_id}",
+        status_or_cancel,
+        methods=["GET", "POST", "DELETE"],
+    ),
+    Route("/workspaces/{workspace}/workflows/{workflow_id}/execute", execute, methods=["POST"]),
+]
