@@ -123,7 +123,7 @@ async def _insert(workflow: Workflow, caller: Caller, request: ExecuteRequest) -
 
 async def execute(
     caller: Caller, workspace: str, workflow_id: str, request: ExecuteRequest, engine: Engine
-) -> dict[str, Any]:
+) -> Execution:
     """Start a run of the workflow (or return the one started with the same key)."""
     access = await require_role(caller, workspace, Role.EDITOR)
     workflow = await get_workflow_in(access, workflow_id)
@@ -146,6 +146,11 @@ async def execute(
     if request.wait:
         await engine.wait_finished(execution.id, WAIT_LIMIT_S)
         await execution.refresh_from_db()
+    return execution
+
+
+async def execution_with_steps(execution: Execution) -> dict[str, Any]:
+    """The execution and its steps, as the seed's execute answer shows it."""
     return execution_view(execution, await load_steps(execution.id))
 
 

@@ -21,7 +21,7 @@ async def execute(request: Request) -> Response:
         parsed,
         request.app.state.engine,
     )
-    return json_response({"execution": execution}, 201)
+    return json_response({"execution": await executions.execution_with_steps(execution)}, 201)
 
 
 async def status_or_cancel(request: Request) -> Response:

@@ -5,9 +5,18 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from runcast.resolvers import workflows
+from runcast.resolvers import executions, workflows
 from runcast.schema.context import Context
-from runcast.schema.types import Workflow, WorkflowInput, to_wire
+from runcast.schema.types import (
+    CancelledExecution,
+    CancelResult,
+    ExecuteInput,
+    Execution,
+    ExecutionStatus,
+    Workflow,
+    WorkflowInput,
+    to_wire,
+)
 
 
 @strawberry.type
@@ -34,3 +43,38 @@ class Mutation:
     ) -> Workflow:
         caller = await info.context.caller()
         return Workflow.from_wire(await workflows.delete_workflow(caller, workspace_slug, id))
+
+    @strawberry.mutation
+    async def execute_workflow(
+        self,
+        info: Info[Context, None],
+        workspace_slug: str,
+        workflow_id: str,
+        input: ExecuteInput | None = None,
+    ) -> Execution:
+        caller = await info.context.caller()
+        body = to_wire(input) if input is not None else {}
+        key = body.pop("idempotencyKey", None)
+        request = executions.parse_execute(body, key)
+        engine = info.context.app_state.engine
+        execution = await executions.execute(caller, workspace_slug, workflow_id, request, engine)
+        return Execution.from_status(await executions.status_view(execution))
+
+    @strawberry.mutation
+    async def cancel_execution(
+        self, info: Info[Context, None], workspace_slug: str, execution_id: str
+    ) -> CancelResult:
+        caller = await info.context.caller()
+        engine = info.context.app_state.engine
+        result = await executions.cancel_execution(caller, workspace_slug, execution_id, engine)
+        cancelled = result["execution"]
+        return CancelResult(
+            success=result["success"],
+            message=result["message"],
+            execution=CancelledExecution(
+                id=cancelled["id"],
+                status=ExecutionStatus(cancelled["status"]),
+                error=cancelled["error"],
+                completed_at=cancelled["completedAt"],
+            ),
+        )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from runcast.resolvers import outputs, workflows
+from runcast.resolvers import executions, outputs, workflows
 from runcast.resolvers.me import describe_caller
 from runcast.schema.context import Context
-from runcast.schema.types import Me, Notification, Task, Workflow
+from runcast.schema.types import Execution, Me, Notification, Task, Workflow
 
 
 @strawberry.type
@@ -29,6 +29,11 @@ class Query:
     async def workflow(self, info: Info[Context, None], workspace_slug: str, id: str) -> Workflow:
         caller = await info.context.caller()
         return Workflow.from_wire(await workflows.get_workflow(caller, workspace_slug, id))
+
+    @strawberry.field
+    async def execution(self, info: Info[Context, None], workspace_slug: str, id: str) -> Execution:
+        caller = await info.context.caller()
+        return Execution.from_status(await executions.execution_status(caller, workspace_slug, id))
 
     @strawberry.field
     async def tasks(self, info: Info[Context, None], workspace_slug: str) -> list[Task]:

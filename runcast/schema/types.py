@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -131,7 +133,12 @@ class WorkflowInput:
     actions: list[ActionInput] | None = strawberry.UNSET
 
 
-_WIRE_NAMES = {"on_error": "onError", "timeout_ms": "timeoutMs"}
+_WIRE_NAMES = {
+    "on_error": "onError",
+    "timeout_ms": "timeoutMs",
+    "trigger_data": "triggerData",
+    "dry_run": "dryRun",
+}
 
 
 def to_wire(value: Any) -> Any:
@@ -145,3 +152,157 @@ def to_wire(value: Any) -> Any:
             if item is not strawberry.UNSET
         }
     return value
+
+
+@strawberry.enum
+class ExecutionStatus(Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+@strawberry.type
+class Step:
+    action_id: str
+    action_type: str
+    status: str
+    output: JSON | None
+    error: str | None
+    attempts: int
+    started_at: str | None
+    completed_at: str | None
+    duration_ms: int | None
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Step:
+        return cls(
+            action_id=data["actionId"],
+            action_type=data["actionType"],
+            status=data["status"],
+            output=data["output"],
+            error=data.get("error"),
+            attempts=data["attempts"],
+            started_at=data["startedAt"],
+            completed_at=data["completedAt"],
+            duration_ms=data["durationMs"],
+        )
+
+
+@strawberry.type
+class Progress:
+    total_steps: int
+    completed_steps: int
+    successful_steps: int
+    failed_steps: int
+    running_steps: int
+    percentage: int
+
+
+@strawberry.type
+class Timing:
+    started_at: str | None
+    completed_at: str | None
+    duration_ms: int | None
+    is_running: bool
+
+
+@strawberry.type
+class ExecutionSummary:
+    total_steps: int
+    successful_steps: int
+    failed_steps: int
+    skipped_steps: int
+
+
+@strawberry.type
+class WorkflowBrief:
+    id: str
+    name: str
+    description: str | None
+    trigger: JSON | None
+    status: str | None
+
+
+@strawberry.type
+class Execution:
+    id: str
+    workflow_id: str
+    workspace_id: str
+    status: ExecutionStatus
+    triggered_by: str | None
+    trigger_type: str
+    trigger_data: JSON
+    variables: JSON
+    is_simulation: bool
+    error: str | None
+    error_code: str | None
+    started_at: str | None
+    completed_at: str | None
+    duration_ms: int | None
+    steps: list[Step]
+    progress: Progress
+    timing: Timing
+    execution_summary: ExecutionSummary
+    workflow: WorkflowBrief
+
+    @classmethod
+    def from_status(cls, data: dict[str, Any]) -> Execution:
+        """Build from the resolvers' `{execution, progress, timing}` status answer."""
+        view = data["execution"]
+        brief = view["workflow"]
+        return cls(
+            id=view["id"],
+            workflow_id=view["workflowId"],
+            workspace_id=view["workspaceId"],
+            status=ExecutionStatus(view["status"]),
+            triggered_by=view["triggeredBy"],
+            trigger_type=view["triggerType"],
+            trigger_data=view["triggerData"],
+            variables=view["variables"],
+            is_simulation=view["isSimulation"],
+            error=view["error"],
+            error_code=view.get("errorCode"),
+            started_at=view["startedAt"],
+            completed_at=view["completedAt"],
+            duration_ms=view["durationMs"],
+            steps=[Step.from_wire(s) for s in view["steps"]],
+            progress=Progress(**_snake(data["progress"])),
+            timing=Timing(**_snake(data["timing"])),
+            execution_summary=ExecutionSummary(**_snake(view["executionSummary"])),
+            workflow=WorkflowBrief(
+                id=brief["id"],
+                name=brief["name"],
+                description=brief.get("description"),
+                trigger=brief.get("trigger"),
+                status=brief.get("status"),
+            ),
+        )
+
+
+@strawberry.type
+class CancelledExecution:
+    id: str
+    status: ExecutionStatus
+    error: str | None
+    completed_at: str | None
+
+
+@strawberry.type
+class CancelResult:
+    success: bool
+    execution: CancelledExecution
+    message: str
+
+
+@strawberry.input
+class ExecuteInput:
+    trigger_data: JSON | None = strawberry.UNSET
+    variables: JSON | None = strawberry.UNSET
+    dry_run: bool | None = strawberry.UNSET
+    idempotency_key: str | None = strawberry.UNSET
+
+
+def _snake(data: dict[str, Any]) -> dict[str, Any]:
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in data.items()}
