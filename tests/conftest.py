@@ -52,8 +52,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def settings(backend: str, tmp_path: Path) -> Settings:
-    base = Settings(retry_base_ms=20, node_id="node_test", sse_ping_seconds=15.0)
+async def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Test settings; `@pytest.mark.settings(name=value)` overrides fields for one test."""
+    marker = request.node.get_closest_marker("settings")
+    overrides = marker.kwargs if marker else {}
+    base = Settings(retry_base_ms=20, node_id="node_test", sse_ping_seconds=15.0, **overrides)
     if backend == "sqlite":
         return base.with_overrides(database_url=f"sqlite://{tmp_path / 'runcast.db'}")
     url = require("postgres", POSTGRES_URL)
@@ -114,17 +117,22 @@ class LiveServer:
     task: asyncio.Task[Any]
 
 
-async def start_server(asgi_app: Any) -> LiveServer:
+async def start_server(asgi_app: Any, host: str = "127.0.0.1") -> LiveServer:
     """Serve `asgi_app` with uvicorn on a free loopback port in this event loop."""
     port = free_port()
     config = uvicorn.Config(
-        asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        asgi_app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(), name=f"uvicorn :{port}")
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
         await asyncio.sleep(0.01)
-    return LiveServer(url=f"http://127.0.0.1:{port}", server=server, task=task)
+    return LiveServer(url=f"http://{host}:{port}", server=server, task=task)
 
 
 async def stop_server(live: LiveServer) -> None:

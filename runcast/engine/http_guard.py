@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +47,10 @@ async def _resolve(host: str, port: int) -> list[str]:
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """Resolves the host itself, rejects blocked addresses, connects to a checked one."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, blocked: Callable[[str], bool] = is_blocked) -> None:
         self._inner = httpcore.AnyIOBackend()
         self._allow_private = allow_private
+        self._blocked = blocked
 
     async def connect_tcp(
         self,
@@ -61,7 +62,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         addresses = await _resolve(host, port)
         if not self._allow_private:
-            blocked = [a for a in addresses if is_blocked(a)]
+            blocked = [a for a in addresses if self._blocked(a)]
             if blocked:
                 raise BlockedAddressError(
                     f"Refused to call {host}: it resolves to an internal address ({blocked[0]})"
@@ -88,12 +89,14 @@ class HttpPolicy:
         await self.client.aclose()
 
 
-def create_http_policy(allow_private: bool) -> HttpPolicy:
+def create_http_policy(
+    allow_private: bool, blocked: Callable[[str], bool] = is_blocked
+) -> HttpPolicy:
     """Build the one shared client used by every `call_api` step."""
     transport = httpx.AsyncHTTPTransport(retries=0)
     transport._pool = httpcore.AsyncConnectionPool(  # the public API has no backend hook
         ssl_context=httpx.create_ssl_context(),
-        network_backend=GuardedBackend(allow_private),
+        network_backend=GuardedBackend(allow_private, blocked),
         max_connections=200,
         max_keepalive_connections=50,
         keepalive_expiry=30.0,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.utils.str_converters import to_camel_case, to_snake_case
 
 
 @strawberry.type
@@ -133,12 +133,6 @@ class WorkflowInput:
     actions: list[ActionInput] | None = strawberry.UNSET
 
 
-_WIRE_NAMES = {
-    "on_error": "onError",
-    "timeout_ms": "timeoutMs",
-    "trigger_data": "triggerData",
-    "dry_run": "dryRun",
-}
 
 
 def to_wire(value: Any) -> Any:
@@ -147,7 +141,7 @@ def to_wire(value: Any) -> Any:
         return [to_wire(item) for item in value]
     if hasattr(value, "__strawberry_definition__"):
         return {
-            _WIRE_NAMES.get(name, name): to_wire(item)
+            to_camel_case(name): to_wire(item)
             for name, item in vars(value).items()
             if item is not strawberry.UNSET
         }
@@ -305,4 +299,4 @@ class ExecuteInput:
 
 
 def _snake(data: dict[str, Any]) -> dict[str, Any]:
-    return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in data.items()}
+    return {to_snake_case(key): value for key, value in data.items()}

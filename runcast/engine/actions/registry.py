@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -62,11 +63,15 @@ def known_action_types() -> list[str]:
 
 
 def load_plugins(modules: tuple[str, ...]) -> None:
-    """Import `RUNCAST_PLUGINS` modules and the `runcast.actions` entry points."""
+    """Import `RUNCAST_PLUGINS` modules and load the `runcast.actions` entry points.
+
+    An entry point naming a coroutine function registers it under the entry point's name;
+    one naming a module is imported so that it can call `register_action_handler` itself.
+    """
     for module in modules:
         importlib.import_module(module)
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         loaded = entry_point.load()
-        if callable(loaded) and entry_point.name not in _registry:
+        if inspect.iscoroutinefunction(loaded):
             register_action_handler(entry_point.name, loaded)
         logger.info("loaded action plugin %s", entry_point.name)
