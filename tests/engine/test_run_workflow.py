@@ -218,3 +218,58 @@ async def test_graphql_execute_and_read(client, tokens):
     assert data["progress"] == {"totalSteps": 1, "percentage": 100}
     assert data["executionSummary"] == {"totalSteps": 1, "successfulSteps": 1}
     assert data["steps"][0]["output"]["message"] == "hi"
+
+
+async def test_event_log_is_written_with_each_step(client, tokens):
+    from runcast.models import ExecutionEvent
+
+    workflow = await create_workflow(
+        client,
+        tokens.headers(),
+        {"type": "send_notification", "config": {"message": "m"}},
+        {"type": "wait", "config": {"durationMs": "{{trigger.bad}}"}},
+        {"type": "create_task", "config": {"title": "never"}},
+    )
+    execution = await execute(client, tokens.headers(), workflow["id"])
+    assert execution["status"] == "FAILED"
+    rows = (
+        await ExecutionEvent.filter(execution_id=execution["id"])
+        .order_by("seq")
+        .values("seq", "type", "payload")
+    )
+    assert [r["seq"] for r in rows] == list(range(1, len(rows) + 1))
+    assert [r["type"] for r in rows] == [
+        "step",
+        "progress",
+        "step",
+        "progress",
+        "step",
+        "progress",
+        "error",
+        "complete",
+    ]
+    assert rows[0]["payload"] == {
+        "actionId": "action-1",
+        "actionType": "send_notification",
+        "status": "success",
+        "output": rows[0]["payload"]["output"],
+        "durationMs": rows[0]["payload"]["durationMs"],
+    }
+    assert rows[1]["payload"] == {
+        "totalSteps": 3,
+        "completedSteps": 1,
+        "successfulSteps": 1,
+        "failedSteps": 0,
+        "percentage": 33,
+        "status": "RUNNING",
+    }
+    assert rows[2]["payload"]["status"] == "failed"
+    assert rows[4]["payload"]["status"] == "skipped"
+    assert rows[6]["payload"] == {
+        "message": "Execution failed: Action action-2 failed: "
+        "durationMs rendered to an invalid value"
+    }
+    complete = rows[7]["payload"]
+    assert complete["status"] == "FAILED"
+    assert complete["completedAt"] == execution["completedAt"]
+    assert complete["durationMs"] == execution["durationMs"]
