@@ -60,6 +60,7 @@ class Settings:
     sse_ping_seconds: float = 15.0
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 10.0
+    poll_seconds: float = 1.0
     node_id: str = field(default_factory=lambda: f"node_{os.getpid()}")
 
     @classmethod
@@ -84,6 +85,7 @@ class Settings:
             sse_ping_seconds=float(_int(env, "RUNCAST_SSE_PING_SECONDS", 15, 1)),
             lease_seconds=float(_int(env, "RUNCAST_LEASE_SECONDS", 30, 2)),
             heartbeat_seconds=float(_int(env, "RUNCAST_HEARTBEAT_SECONDS", 10, 1)),
+            poll_seconds=float(_int(env, "RUNCAST_POLL_SECONDS", 1, 1)),
             node_id=env.get("RUNCAST_NODE_ID") or default.node_id,
         )
 

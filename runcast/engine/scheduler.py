@@ -1,9 +1,10 @@
 """The engine: bounded concurrency, claiming, leases, cancellation and recovery.
 
-Executions wait in a FIFO queue until a slot is free; a slot is taken before the
-execution is claimed, so at most `max_concurrent_executions` are RUNNING on a node.
-Claiming is a conditional UPDATE (PENDING, or RUNNING with an expired lease) that bumps
-the fencing token; only the holder of the current token can write step results.
+A dispatcher claims runnable executions in creation order, as many as there are free slots
+(`max_concurrent_executions`), so the rest stay PENDING in order. It wakes when an execution
+is submitted or a slot frees, and polls every `poll_seconds` for work that other nodes
+queued or left behind. A heartbeat renews this node's leases, stops executions whose lease
+another node took, and honours cancel flags set through other nodes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from tortoise.expressions import F, Q
-
+from runcast.engine.claims import claim_batch
 from runcast.engine.http_guard import HttpPolicy
 from runcast.engine.persistence import utcnow
 from runcast.engine.runner import ExecutionRunner
@@ -37,9 +37,7 @@ class Engine:
         self.http = http
         self.node_id = settings.node_id
         self.lease = timedelta(seconds=settings.lease_seconds)
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._queued: set[str] = set()
-        self._slots = asyncio.Semaphore(settings.max_concurrent_executions)
+        self._wake = asyncio.Event()
         self._running: dict[str, tuple[asyncio.Task[None], ExecutionRunner]] = {}
         self._finished: dict[str, asyncio.Event] = {}
         self._cancel_on_start: set[str] = set()
@@ -54,7 +52,6 @@ class Engine:
         if embedded:
             # One node owns an embedded database: whatever is RUNNING was left by a crash.
             await Execution.filter(status="RUNNING").update(lease_expires_at=None)
-        await self._enqueue_claimable()
         self._loops = [
             asyncio.create_task(self._dispatch_loop(), name="engine dispatcher"),
             asyncio.create_task(self._heartbeat_loop(), name="engine heartbeat"),
@@ -72,11 +69,9 @@ class Engine:
         self._loops.clear()
 
     def submit(self, execution_id: str) -> None:
-        """Queue an execution to run when a slot is free."""
+        """Tell the dispatcher that an execution is waiting."""
         self._finished.setdefault(execution_id, asyncio.Event())
-        if execution_id not in self._queued and execution_id not in self._running:
-            self._queued.add(execution_id)
-            self._queue.put_nowait(execution_id)
+        self._wake.set()
 
     async def wait_finished(self, execution_id: str, within_s: float) -> None:
         """Return when the execution reached a final state, or after `within_s` seconds."""
@@ -108,8 +103,7 @@ class Engine:
         The database flag is already set; an execution that is being claimed right now
         is cancelled as it starts, one on another node at its next heartbeat.
         """
-        task = self.interrupt(execution_id)
-        if task is None:
+        if self.interrupt(execution_id) is None:
             self._cancel_on_start.add(execution_id)
         await self.wait_finished(execution_id, CANCEL_WAIT_S)
         self._cancel_on_start.discard(execution_id)
@@ -119,48 +113,38 @@ class Engine:
         if event is not None:
             event.set()
 
-    async def _claim(self, execution_id: str) -> int | None:
-        now = utcnow()
-        claimable = Q(status="PENDING") | Q(
-            Q(status="RUNNING") & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        )
-        claimed = await Execution.filter(Q(id=execution_id) & claimable).update(
-            status="RUNNING",
-            lease_owner=self.node_id,
-            lease_expires_at=now + self.lease,
-            fencing_token=F("fencing_token") + 1,
-        )
-        if claimed != 1:
-            return None
-        tokens = await Execution.filter(id=execution_id).values_list("fencing_token", flat=True)
-        return int(tokens[0]) if tokens else None
-
     async def _dispatch_loop(self) -> None:
         while True:
-            execution_id = await self._queue.get()
-            await self._slots.acquire()
-            self._queued.discard(execution_id)
-            try:
-                started = await self._start(execution_id)
-            except Exception:
-                logger.exception("could not start execution %s", execution_id)
-                started = False
-            if not started:
-                self._slots.release()
+            self._wake.clear()
+            free = self.settings.max_concurrent_executions - len(self._running)
+            if free > 0:
+                try:
+                    claimed = await claim_batch(self.node_id, free, utcnow(), self.lease)
+                    await self._start(claimed)
+                except Exception:
+                    logger.exception("claiming executions failed")
+                    claimed = []
+                if len(claimed) == free:
+                    continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.poll_seconds):
+                    await self._wake.wait()
 
-    async def _start(self, execution_id: str) -> bool:
-        token = await self._claim(execution_id)
-        if token is None:
-            self.mark_finished(execution_id)
-            return False
-        execution = await Execution.get(id=execution_id)
-        steps = await StepRun.filter(execution_id=execution_id).order_by("position")
-        runner = ExecutionRunner(self, execution, list(steps), token)
-        if execution_id in self._cancel_on_start:
-            execution.cancel_requested = True
-        task = asyncio.create_task(self._run(runner), name=f"execution {execution_id}")
-        self._running[execution_id] = (task, runner)
-        return True
+    async def _start(self, claimed: list[tuple[str, int]]) -> None:
+        if not claimed:
+            return
+        ids = [execution_id for execution_id, _ in claimed]
+        executions = {e.id: e for e in await Execution.filter(id__in=ids)}
+        steps: dict[str, list[StepRun]] = {execution_id: [] for execution_id in ids}
+        for step in await StepRun.filter(execution_id__in=ids).order_by("position"):
+            steps[step.execution_id].append(step)  # type: ignore[attr-defined]
+        for execution_id, token in claimed:
+            execution = executions[execution_id]
+            if execution_id in self._cancel_on_start:
+                execution.cancel_requested = True
+            runner = ExecutionRunner(self, execution, steps[execution_id], token)
+            task = asyncio.create_task(self._run(runner), name=f"execution {execution_id}")
+            self._running[execution_id] = (task, runner)
 
     async def _run(self, runner: ExecutionRunner) -> None:
         execution_id = runner.execution.id
@@ -172,26 +156,9 @@ class Engine:
             logger.exception("execution %s stopped on an engine error", execution_id)
         finally:
             self._running.pop(execution_id, None)
-            self._slots.release()
+            self._wake.set()
             if runner.execution.status in FINAL_EXECUTION_STATUSES:
                 self.mark_finished(execution_id)
-
-    async def _enqueue_claimable(self) -> None:
-        now = utcnow()
-        rows = (
-            await Execution.filter(
-                Q(status="PENDING")
-                | Q(
-                    Q(status="RUNNING")
-                    & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-                )
-            )
-            .order_by("created_at")
-            .limit(1000)
-            .values_list("id", flat=True)
-        )
-        for execution_id in rows:
-            self.submit(str(execution_id))
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -202,15 +169,19 @@ class Engine:
                 logger.exception("heartbeat failed")
 
     async def _heartbeat(self) -> None:
-        """Renew our leases, honour cancel flags set elsewhere, pick up orphaned work."""
+        """Renew our leases; stop runs whose lease another node took; honour cancel flags."""
         ids = list(self._running)
-        if ids:
-            await Execution.filter(id__in=ids, lease_owner=self.node_id).update(
-                lease_expires_at=utcnow() + self.lease
-            )
-            flagged = await Execution.filter(id__in=ids, cancel_requested=True).values_list(
-                "id", flat=True
-            )
-            for execution_id in flagged:
-                self.interrupt(str(execution_id))
-        await self._enqueue_claimable()
+        if not ids:
+            return
+        await Execution.filter(id__in=ids, lease_owner=self.node_id, status="RUNNING").update(
+            lease_expires_at=utcnow() + self.lease
+        )
+        rows = await Execution.filter(id__in=ids).values_list(
+            "id", "lease_owner", "cancel_requested"
+        )
+        for execution_id, owner, cancel_requested in rows:
+            if owner != self.node_id and execution_id in self._running:
+                task, _ = self._running[execution_id]
+                task.cancel()
+            elif cancel_requested:
+                self.interrupt(execution_id)

@@ -1,0 +1,49 @@
+"""Claiming runnable executions, in creation order, as one statement per batch.
+
+Runnable means PENDING, or RUNNING with an expired (or cleared) lease — the work of a node
+that died. On Postgres the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so
+nodes claiming at the same moment take disjoint batches without waiting on each other;
+SQLite has a single writer, which serialises claims by itself. Each claim bumps the fencing
+token: a node that lost its lease can no longer write step results.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise import connections
+
+from runcast.models import Execution
+
+_RUNNABLE = (
+    "status = 'PENDING' OR (status = 'RUNNING' AND "
+    "(lease_expires_at IS NULL OR lease_expires_at < {now}))"
+)
+_CLAIM = (
+    "UPDATE execution SET status = 'RUNNING', lease_owner = {owner}, "
+    "lease_expires_at = {expires}, fencing_token = fencing_token + 1 "
+    "WHERE id IN (SELECT id FROM execution WHERE " + _RUNNABLE + " "
+    "ORDER BY created_at, id LIMIT {limit}{lock}) RETURNING id, fencing_token"
+)
+POSTGRES_CLAIM = _CLAIM.format(
+    owner="$1", expires="$2", now="$3", limit="$4", lock=" FOR UPDATE SKIP LOCKED"
+)
+SQLITE_CLAIM = _CLAIM.format(owner="?", expires="?", now="?", limit="?", lock="")
+
+
+def _db_time(moment: datetime) -> Any:
+    """A timestamp as the ORM stores it, so raw comparisons match stored values."""
+    return Execution._meta.fields_map["lease_expires_at"].to_db_value(moment, Execution)
+
+
+async def claim_batch(
+    owner: str, limit: int, now: datetime, lease: timedelta
+) -> list[tuple[str, int]]:
+    """Claim up to `limit` runnable executions for `owner`; return (id, fencing token)."""
+    connection = connections.get("default")
+    sql = POSTGRES_CLAIM if connection.capabilities.dialect == "postgres" else SQLITE_CLAIM
+    rows = await connection.execute_query_dict(
+        sql, [owner, _db_time(now + lease), _db_time(now), limit]
+    )
+    return [(str(row["id"]), int(row["fencing_token"])) for row in rows]
