@@ -116,7 +116,6 @@ async def commit(
             "error_code": finish.error_code,
             "completed_at": now,
             "duration_ms": duration,
-            "lease_owner": None,
             "lease_expires_at": None,
         }
     async with in_transaction() as connection:

@@ -26,6 +26,7 @@ from runcast.settings import Settings
 logger = logging.getLogger("runcast.engine")
 
 CANCEL_WAIT_S = 5.0
+FINISH_POLL_S = 0.2
 
 
 class Engine:
@@ -83,7 +84,7 @@ class Engine:
                 return
             event = self._finished.setdefault(execution_id, asyncio.Event())
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(remaining, 1.0)):
+                async with asyncio.timeout(min(remaining, FINISH_POLL_S)):
                     await event.wait()
 
     def interrupt(self, execution_id: str) -> asyncio.Task[None] | None:

@@ -1,0 +1,161 @@
+"""A crash at each persistence boundary of a step leaves the same final state as no crash.
+
+The crash is simulated in-process: an exception that no handler catches kills the runner
+task at the chosen boundary, leaving the execution RUNNING; the app is then shut down and
+started again on the same database, and the engine resumes the execution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from runcast.app import create_app
+from runcast.engine import runner as runner_module
+from runcast.events.bus import EventBus
+from runcast.models import Execution, ExecutionEvent, Notification, StepRun, Task
+from runcast.settings import Settings
+from tests.helpers import WS
+from tests.receiver import running_receiver
+
+pytestmark = pytest.mark.settings(
+    allow_private_network=True, lease_seconds=1.0, heartbeat_seconds=0.5, poll_seconds=0.2
+)
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing in the engine catches it."""
+
+
+def actions(url: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "send_notification", "config": {"message": "hello"}},
+        {"type": "create_task", "config": {"title": "t"}},
+        {"type": "call_api", "config": {"url": f"{url}/hook", "body": {"k": 1}}},
+        {"type": "send_notification", "config": {"message": "bye"}},
+    ]
+
+
+async def run_once(app: Starlette, tokens, url: str) -> str:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        created = await client.post(
+            f"{WS}/workflows", headers=tokens.headers(), json={"name": "w", "actions": actions(url)}
+        )
+        started = await client.post(
+            f"{WS}/workflows/{created.json()['workflow']['id']}/execute",
+            json={},
+            headers=tokens.headers("editor"),
+        )
+        return str(started.json()["execution"]["id"])
+
+
+async def settle(execution_id: str) -> Execution:
+    for _ in range(400):
+        execution = await Execution.get(id=execution_id)
+        if execution.status not in ("PENDING", "RUNNING"):
+            return execution
+        await asyncio.sleep(0.025)
+    raise AssertionError("execution did not finish")
+
+
+async def final_state(execution_id: str) -> dict[str, Any]:
+    execution = await settle(execution_id)
+    steps = await StepRun.filter(execution_id=execution_id).order_by("position")
+    events = await ExecutionEvent.filter(execution_id=execution_id).order_by("seq")
+    return {
+        "status": execution.status,
+        "steps": [(s.status, s.error) for s in steps],
+        "outputs": [sorted((s.output or {}).keys()) for s in steps],
+        "event_seqs": [e.seq for e in events],
+        "event_types": [e.type for e in events],
+        "last_seq": execution.last_seq,
+        "tasks": await Task.filter(execution_id=execution_id).count(),
+        "notifications": await Notification.filter(execution_id=execution_id).count(),
+    }
+
+
+def crash_before_handler(monkeypatch: pytest.MonkeyPatch, position: int) -> None:
+    original = runner_module.ExecutionRunner._attempt
+    fired: list[bool] = []
+
+    async def attempt(self, action_type, action, step, attempt):  # type: ignore[no-untyped-def]
+        if step.position == position and not fired:
+            fired.append(True)
+            raise Crash()
+        return await original(self, action_type, action, step, attempt)
+
+    monkeypatch.setattr(runner_module.ExecutionRunner, "_attempt", attempt)
+
+
+def crash_after_handler(monkeypatch: pytest.MonkeyPatch, position: int) -> None:
+    original = runner_module.ExecutionRunner._attempt
+    fired: list[bool] = []
+
+    async def attempt(self, action_type, action, step, attempt):  # type: ignore[no-untyped-def]
+        result = await original(self, action_type, action, step, attempt)
+        if step.position == position and not fired:
+            fired.append(True)
+            raise Crash()
+        return result
+
+    monkeypatch.setattr(runner_module.ExecutionRunner, "_attempt", attempt)
+
+
+def crash_after_commit(monkeypatch: pytest.MonkeyPatch, position: int) -> None:
+    original = EventBus.publish_events
+    fired: list[bool] = []
+
+    async def publish(self, events):  # type: ignore[no-untyped-def]
+        step_events = [e for e in events if e.type == "step"]
+        if (
+            step_events
+            and step_events[0].data["actionId"] == f"action-{position + 1}"
+            and not fired
+        ):
+            fired.append(True)
+            raise Crash()
+        await original(self, events)
+
+    monkeypatch.setattr(EventBus, "publish_events", publish)
+
+
+BOUNDARIES: dict[str, Callable[[pytest.MonkeyPatch, int], None]] = {
+    "before-handler": crash_before_handler,
+    "after-handler-before-commit": crash_after_handler,
+    "after-commit-before-publish": crash_after_commit,
+}
+
+
+@pytest.mark.parametrize("position", [1, 2])
+@pytest.mark.parametrize("boundary", list(BOUNDARIES))
+async def test_crash_at_boundary_matches_a_clean_run(
+    app, tokens, settings: Settings, monkeypatch, boundary, position
+):
+    async with running_receiver() as receiver:
+        clean_id = await run_once(app, tokens, receiver.url)
+        clean = await final_state(clean_id)
+        assert clean["status"] == "COMPLETED"
+
+        BOUNDARIES[boundary](monkeypatch, position)
+        crashed_id = await run_once(app, tokens, receiver.url)
+        for _ in range(400):
+            claimed = (await Execution.get(id=crashed_id)).status == "RUNNING"
+            if claimed and not app.state.engine.running_count:
+                break
+            await asyncio.sleep(0.025)
+        assert (await Execution.get(id=crashed_id)).status == "RUNNING"
+        monkeypatch.undo()
+        await app.state.engine.stop()
+
+        restarted = create_app(settings)
+        async with restarted.router.lifespan_context(restarted):
+            resumed = await final_state(crashed_id)
+    assert resumed == clean
+    keys = {r.headers["idempotency-key"] for r in receiver.to("/hook")}
+    assert keys == {f"{clean_id}:action-3", f"{crashed_id}:action-3"}
