@@ -24,6 +24,7 @@ from runcast.engine.scheduler import Engine
 from runcast.errors import RuncastError
 from runcast.events.bus import EventBus
 from runcast.rest import executions as rest_executions
+from runcast.rest import history as rest_history
 from runcast.rest import workflows as rest_workflows
 from runcast.rest.common import handle_errors
 from runcast.schema import build_schema
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await broadcast.disconnect()
 
     graphql = RuncastGraphQL(build_schema(), allowed_origins=settings.cors_origins)
-    api_routes = [*rest_executions.ROUTES, *rest_workflows.ROUTES]
+    api_routes = [*rest_executions.ROUTES, *rest_history.ROUTES, *rest_workflows.ROUTES]
     middleware = []
     if settings.cors_origins:
         middleware.append(

@@ -45,7 +45,8 @@ class Execution(Model):
         unique_together = (("workflow", "idempotency_key"),)
         indexes = (
             ("workflow_id", "started_at"),
-            ("workflow_id", "status", "started_at"),
+            ("workflow_id", "status", "started_at", "duration_ms"),
+            ("workflow_id", "duration_ms", "status", "started_at"),
             ("workspace_id", "started_at"),
             ("status", "created_at"),
         )

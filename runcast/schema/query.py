@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
-from runcast.resolvers import executions, outputs, workflows
+from runcast.resolvers import executions, history, outputs, workflows
 from runcast.resolvers.me import describe_caller
 from runcast.schema.context import Context
-from runcast.schema.types import Execution, Me, Notification, Task, Workflow
+from runcast.schema.types import (
+    Execution,
+    ExecutionList,
+    ExecutionStatus,
+    Me,
+    Notification,
+    Task,
+    Workflow,
+)
 
 
 @strawberry.type
@@ -34,6 +44,26 @@ class Query:
     async def execution(self, info: Info[Context, None], workspace_slug: str, id: str) -> Execution:
         caller = await info.context.caller()
         return Execution.from_status(await executions.execution_status(caller, workspace_slug, id))
+
+    @strawberry.field
+    async def executions(
+        self,
+        info: Info[Context, None],
+        workspace_slug: str,
+        workflow_id: str | None = None,
+        status: list[ExecutionStatus] | None = None,
+        from_: Annotated[str | None, strawberry.argument(name="from")] = None,
+        to: str | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+    ) -> ExecutionList:
+        """Executions of one workflow, or of the whole workspace, with their statistics."""
+        caller = await info.context.caller()
+        query = history.parse_query(
+            status=[s.value for s in status or ()], from_=from_, to=to, offset=offset, limit=limit
+        )
+        listing = await history.list_executions(caller, workspace_slug, workflow_id, query)
+        return ExecutionList.from_wire(listing)
 
     @strawberry.field
     async def tasks(self, info: Info[Context, None], workspace_slug: str) -> list[Task]:

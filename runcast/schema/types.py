@@ -133,8 +133,6 @@ class WorkflowInput:
     actions: list[ActionInput] | None = strawberry.UNSET
 
 
-
-
 def to_wire(value: Any) -> Any:
     """Turn a Strawberry input into the JSON body REST would have received."""
     if isinstance(value, list):
@@ -300,3 +298,84 @@ class ExecuteInput:
 
 def _snake(data: dict[str, Any]) -> dict[str, Any]:
     return {to_snake_case(key): value for key, value in data.items()}
+
+
+@strawberry.type
+class WorkflowRef:
+    id: str
+    name: str
+
+
+@strawberry.type
+class ExecutionListItem:
+    """An execution as listings show it: without steps, progress or timing."""
+
+    id: str
+    workflow_id: str
+    workspace_id: str
+    status: ExecutionStatus
+    triggered_by: str | None
+    trigger_type: str
+    trigger_data: JSON
+    variables: JSON
+    is_simulation: bool
+    error: str | None
+    error_code: str | None
+    started_at: str | None
+    completed_at: str | None
+    duration_ms: int | None
+    workflow: WorkflowRef
+
+    @classmethod
+    def from_wire(cls, view: dict[str, Any]) -> ExecutionListItem:
+        return cls(
+            id=view["id"],
+            workflow_id=view["workflowId"],
+            workspace_id=view["workspaceId"],
+            status=ExecutionStatus(view["status"]),
+            triggered_by=view["triggeredBy"],
+            trigger_type=view["triggerType"],
+            trigger_data=view["triggerData"],
+            variables=view["variables"],
+            is_simulation=view["isSimulation"],
+            error=view["error"],
+            error_code=view.get("errorCode"),
+            started_at=view["startedAt"],
+            completed_at=view["completedAt"],
+            duration_ms=view["durationMs"],
+            workflow=WorkflowRef(**view["workflow"]),
+        )
+
+
+@strawberry.type
+class Pagination:
+    total: int
+    offset: int
+    limit: int
+    has_more: bool
+
+
+@strawberry.type
+class ExecutionStatistics:
+    total: int
+    by_status: JSON
+    success_rate: float
+    average_duration_ms: int | None
+    p50_duration_ms: int | None
+    p95_duration_ms: int | None
+
+
+@strawberry.type
+class ExecutionList:
+    executions: list[ExecutionListItem]
+    pagination: Pagination
+    statistics: ExecutionStatistics
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> ExecutionList:
+        """Build from the resolvers' `{executions, pagination, statistics}` listing."""
+        return cls(
+            executions=[ExecutionListItem.from_wire(e) for e in data["executions"]],
+            pagination=Pagination(**_snake(data["pagination"])),
+            statistics=ExecutionStatistics(**_snake(data["statistics"])),
+        )

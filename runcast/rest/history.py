@@ -1,0 +1,60 @@
+"""REST routes for execution history: the listing with statistics, and step-by-step history."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from runcast.resolvers import history
+from runcast.rest.common import caller_of, json_response
+
+
+def query_of(request: Request) -> history.HistoryQuery:
+    """Parse `status` (repeatable, comma-separated), `from`, `to`, `offset` and `limit`."""
+    params = request.query_params
+    return history.parse_query(
+        status=params.getlist("status"),
+        from_=params.get("from"),
+        to=params.get("to"),
+        offset=params.get("offset"),
+        limit=params.get("limit"),
+    )
+
+
+async def list_executions(request: Request) -> Response:
+    caller = await caller_of(request)
+    result = await history.list_executions(
+        caller,
+        request.path_params["workspace"],
+        request.path_params["workflow_id"],
+        query_of(request),
+    )
+    return json_response(result)
+
+
+async def execution_history(request: Request) -> Response:
+    caller = await caller_of(request)
+    execution_id = request.query_params.get("executionId", "").strip() or None
+    result = await history.execution_history(
+        caller,
+        request.path_params["workspace"],
+        request.path_params["workflow_id"],
+        query_of(request),
+        execution_id,
+    )
+    return json_response(result)
+
+
+ROUTES = [
+    Route(
+        "/workspaces/{workspace}/workflows/{workflow_id}/executions",
+        list_executions,
+        methods=["GET"],
+    ),
+    Route(
+        "/workspaces/{workspace}/workflows/{workflow_id}/history",
+        execution_history,
+        methods=["GET"],
+    ),
+]
