@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from runcast.engine.actions.base import ActionContext, ActionResult
@@ -78,7 +78,7 @@ class ExecutionRunner:
         self.engine = engine
         self.execution = execution
         self.steps = steps
-        self.guard = {"fencing_token": fencing_token}
+        self.guard = {"fencing_token": fencing_token, "status": "RUNNING"}
         self.cancel_requested = False
         self.in_flight: StepRun | None = None
 
@@ -111,11 +111,8 @@ class ExecutionRunner:
             if execution.cancel_requested:
                 await self._finish_cancelled()
                 return
-            deadline = None
-            if execution.timeout_ms:
-                deadline = execution.started_at + timedelta(milliseconds=execution.timeout_ms)
             try:
-                async with asyncio.timeout(self._seconds_until(deadline)):
+                async with asyncio.timeout(self._seconds_until(self.deadline())):
                     await self._run_steps()
             except TimeoutError:
                 await self._finish_timed_out()
@@ -126,8 +123,19 @@ class ExecutionRunner:
         except StaleExecution:
             logger.warning("execution %s was taken over; this node stops it", execution.id)
 
+    def deadline(self) -> datetime | None:
+        """When the workflow's `timeoutMs` runs out, if it has one."""
+        if not self.execution.timeout_ms:
+            return None
+        return self.execution.started_at + timedelta(milliseconds=self.execution.timeout_ms)
+
+    async def reap(self) -> None:
+        """Record the timeout for a run whose task ignored it (a handler that swallows
+        cancellation). Later writes by that task fail: the execution is no longer RUNNING."""
+        await self._finish_timed_out()
+
     @staticmethod
-    def _seconds_until(deadline: Any) -> float | None:
+    def _seconds_until(deadline: datetime | None) -> float | None:
         if deadline is None:
             return None
         return max(0.0, (deadline - utcnow()).total_seconds())

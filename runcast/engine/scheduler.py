@@ -27,6 +27,8 @@ logger = logging.getLogger("runcast.engine")
 
 CANCEL_WAIT_S = 5.0
 FINISH_POLL_S = 0.2
+SHUTDOWN_WAIT_S = 5.0
+REAP_GRACE = timedelta(seconds=5)
 
 
 class Engine:
@@ -66,7 +68,9 @@ class Engine:
         running = [task for task, _ in self._running.values()]
         for task in running:
             task.cancel()
-        await asyncio.gather(*self._loops, *running, return_exceptions=True)
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if running:
+            await asyncio.wait(running, timeout=SHUTDOWN_WAIT_S)
         self._loops.clear()
 
     def submit(self, execution_id: str) -> None:
@@ -170,7 +174,9 @@ class Engine:
                 logger.exception("heartbeat failed")
 
     async def _heartbeat(self) -> None:
-        """Renew our leases; stop runs whose lease another node took; honour cancel flags."""
+        """Renew our leases; stop runs whose lease another node took; honour cancel flags;
+        reap runs that outlived their workflow timeout."""
+        await self._reap_overdue()
         ids = list(self._running)
         if not ids:
             return
@@ -186,3 +192,16 @@ class Engine:
                 task.cancel()
             elif cancel_requested:
                 self.interrupt(execution_id)
+
+    async def _reap_overdue(self) -> None:
+        now = utcnow()
+        for execution_id, (task, runner) in list(self._running.items()):
+            deadline = runner.deadline()
+            if deadline is None or now < deadline + REAP_GRACE:
+                continue
+            logger.warning("execution %s outlived its timeout; reaping it", execution_id)
+            await runner.reap()
+            task.cancel()
+            self._running.pop(execution_id, None)
+            self._wake.set()
+            self.mark_finished(execution_id)

@@ -182,3 +182,34 @@ async def test_each_operator_true_and_false(
         assert execution["status"] == "COMPLETED"
         assert execution["steps"][0]["output"]["result"] is expected
         assert execution["steps"][1]["status"] == ("success" if expected else "skipped")
+
+
+async def stubborn(action: dict[str, Any], context: Any) -> Any:
+    """A handler that swallows cancellation (twice), so only the reaper can end its run."""
+    import asyncio
+
+    for _ in range(3):
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            continue
+    return {"success": True}
+
+
+@pytest.mark.settings(heartbeat_seconds=0.2)
+async def test_reaper_ends_a_run_that_ignores_its_timeout(client, tokens, monkeypatch):
+    import runcast
+    from runcast.engine import scheduler
+    from runcast.engine.actions.registry import unregister_action_handler
+
+    monkeypatch.setattr(scheduler, "REAP_GRACE", scheduler.timedelta(milliseconds=200))
+    runcast.register_action_handler("stubborn", stubborn)
+    try:
+        execution = await run(
+            client, tokens, {"type": "stubborn", "config": {}}, note(), timeoutMs=300
+        )
+    finally:
+        unregister_action_handler("stubborn")
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "timeout"
+    assert [s["status"] for s in execution["steps"]] == ["failed", "skipped"]
