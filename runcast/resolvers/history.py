@@ -142,6 +142,9 @@ class _PercentileDiscTerm(AggregateFunction):
 
 
 class PercentileDisc(Aggregate):
+    """Postgres' nearest-rank percentile. Its rank, ceil(fraction * n) in float8, equals the
+    exact rank for 0.5 and 0.95: their doubles are exact or just below the decimal value."""
+
     database_func = _PercentileDiscTerm
     populate_field_object = True
 
@@ -196,8 +199,8 @@ def _rounded_rate(part: int, whole: int) -> float:
 async def statistics_of(matching: QuerySet) -> dict[str, Any]:
     """Counts by status, success rate and duration figures, all aggregated by the database.
 
-    Durations count for finished executions that have one; average and percentiles round
-    half up to whole milliseconds and are null when no execution qualifies.
+    Durations count for finished executions that have one; the average rounds half up to a
+    whole millisecond, and it and the percentiles are null when no execution qualifies.
     """
     # COUNT(status) rather than COUNT(id): every column read is then in the covering
     # (workflow_id, status, started_at, duration_ms) index, and the table is never visited.
