@@ -9,7 +9,7 @@ written and `StaleExecution` is raised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +44,6 @@ class Finish:
     status: str
     error: str | None = None
     error_code: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def utcnow() -> datetime:
@@ -83,8 +82,13 @@ async def commit(
     finish: Finish | None,
     guard: dict[str, Any],
     bus: EventBus,
+    start_next: StepRun | None = None,
 ) -> list[Event]:
-    """Apply `changes` (and `finish`) to `execution` atomically, then publish the events."""
+    """Apply `changes` (and `finish`) to `execution` atomically, then publish the events.
+
+    `start_next` is marked running in the same transaction: the runner starts it right
+    after this commit, and a resumed `wait` needs its start time.
+    """
     now = utcnow()
     items: list[tuple[str, dict[str, Any]]] = []
     for change in changes:
@@ -106,7 +110,6 @@ async def commit(
                     "status": finish.status,
                     "durationMs": duration,
                     "completedAt": iso(now),
-                    **finish.extra,
                 },
             )
         )
@@ -140,8 +143,16 @@ async def commit(
                     duration_ms=step.duration_ms,
                 )
             )
+        if start_next is not None:
+            await (
+                StepRun.filter(id=start_next.id)
+                .using_db(connection)
+                .update(status="running", started_at=now)
+            )
         events = await append_events(connection, execution.id, execution.last_seq, items, now)
     execution.last_seq += len(items)
+    if start_next is not None:
+        start_next.status, start_next.started_at = "running", now
     for key, value in updates.items():
         setattr(execution, key, value)
     await bus.publish_events(events)

@@ -82,8 +82,15 @@ class ExecutionRunner:
         self.cancel_requested = False
         self.in_flight: StepRun | None = None
 
-    async def _commit(self, changes: list[StepChange], finish: Finish | None = None) -> None:
-        await commit(self.execution, self.steps, changes, finish, self.guard, self.engine.bus)
+    async def _commit(
+        self,
+        changes: list[StepChange],
+        finish: Finish | None = None,
+        start_next: StepRun | None = None,
+    ) -> None:
+        await commit(
+            self.execution, self.steps, changes, finish, self.guard, self.engine.bus, start_next
+        )
 
     def _scope(self) -> dict[str, Any]:
         execution = self.execution
@@ -170,7 +177,10 @@ class ExecutionRunner:
                 await self._commit([change, *skipped], Finish("COMPLETED"))
                 self.in_flight = None
                 return
-            await self._commit([change], Finish("COMPLETED") if not rest else None)
+            if rest:
+                await self._commit([change], start_next=rest[0])
+            else:
+                await self._commit([change], Finish("COMPLETED"))
             self.in_flight = None
         if self.execution.status not in ("COMPLETED", "FAILED", "CANCELLED"):
             await self._commit([], Finish("COMPLETED"))

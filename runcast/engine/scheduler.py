@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from runcast.engine.claims import claim_batch
@@ -31,6 +32,15 @@ SHUTDOWN_WAIT_S = 5.0
 REAP_GRACE = timedelta(seconds=5)
 
 
+@dataclass
+class _Waiters:
+    """Requests waiting for one execution to finish."""
+
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    count: int = 0
+    runner: ExecutionRunner | None = None
+
+
 class Engine:
     """Runs executions as named asyncio tasks that it owns and cancels on shutdown."""
 
@@ -42,7 +52,7 @@ class Engine:
         self.lease = timedelta(seconds=settings.lease_seconds)
         self._wake = asyncio.Event()
         self._running: dict[str, tuple[asyncio.Task[None], ExecutionRunner]] = {}
-        self._finished: dict[str, asyncio.Event] = {}
+        self._waiters: dict[str, _Waiters] = {}
         self._cancel_on_start: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
 
@@ -75,21 +85,33 @@ class Engine:
 
     def submit(self, execution_id: str) -> None:
         """Tell the dispatcher that an execution is waiting."""
-        self._finished.setdefault(execution_id, asyncio.Event())
         self._wake.set()
 
-    async def wait_finished(self, execution_id: str, within_s: float) -> None:
-        """Return when the execution reached a final state, or after `within_s` seconds."""
+    async def wait_finished(self, execution_id: str, within_s: float) -> ExecutionRunner | None:
+        """Wait until the execution reached a final state, or for `within_s` seconds.
+
+        Returns the runner when the execution finished on this node while waiting (its
+        execution and steps are current in memory); None otherwise.
+        """
+        waiters = self._waiters.setdefault(execution_id, _Waiters())
+        waiters.count += 1
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within_s
-        while (remaining := deadline - loop.time()) > 0:
-            status = await Execution.filter(id=execution_id).values_list("status", flat=True)
-            if not status or status[0] in FINAL_EXECUTION_STATUSES:
-                return
-            event = self._finished.setdefault(execution_id, asyncio.Event())
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(remaining, FINISH_POLL_S)):
-                    await event.wait()
+        try:
+            while (remaining := deadline - loop.time()) > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(remaining, FINISH_POLL_S)):
+                        await waiters.event.wait()
+                if waiters.event.is_set():
+                    return waiters.runner
+                status = await Execution.filter(id=execution_id).values_list("status", flat=True)
+                if not status or status[0] in FINAL_EXECUTION_STATUSES:
+                    return None
+            return None
+        finally:
+            waiters.count -= 1
+            if waiters.count == 0:
+                self._waiters.pop(execution_id, None)
 
     def interrupt(self, execution_id: str) -> asyncio.Task[None] | None:
         """Cancel the execution's task if it runs here; it records CANCELLED itself."""
@@ -113,10 +135,12 @@ class Engine:
         await self.wait_finished(execution_id, CANCEL_WAIT_S)
         self._cancel_on_start.discard(execution_id)
 
-    def mark_finished(self, execution_id: str) -> None:
-        event = self._finished.pop(execution_id, None)
-        if event is not None:
-            event.set()
+    def mark_finished(self, execution_id: str, runner: ExecutionRunner | None = None) -> None:
+        """Wake whoever waits for this execution to finish."""
+        waiters = self._waiters.get(execution_id)
+        if waiters is not None:
+            waiters.runner = runner
+            waiters.event.set()
 
     async def _dispatch_loop(self) -> None:
         while True:
@@ -163,7 +187,7 @@ class Engine:
             self._running.pop(execution_id, None)
             self._wake.set()
             if runner.execution.status in FINAL_EXECUTION_STATUSES:
-                self.mark_finished(execution_id)
+                self.mark_finished(execution_id, runner)
 
     async def _heartbeat_loop(self) -> None:
         while True:

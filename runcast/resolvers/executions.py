@@ -121,9 +121,17 @@ async def _insert(workflow: Workflow, caller: Caller, request: ExecuteRequest) -
     return execution
 
 
+@dataclass(frozen=True)
+class Started:
+    """An execution as execute leaves it; `steps` is set when already in memory."""
+
+    execution: Execution
+    steps: list[StepRun] | None = None
+
+
 async def execute(
     caller: Caller, workspace: str, workflow_id: str, request: ExecuteRequest, engine: Engine
-) -> Execution:
+) -> Started:
     """Start a run of the workflow (or return the one started with the same key)."""
     access = await require_role(caller, workspace, Role.EDITOR)
     workflow = await get_workflow_in(access, workflow_id)
@@ -143,15 +151,19 @@ async def execute(
             )
         else:
             engine.submit(execution.id)
-    if request.wait:
-        await engine.wait_finished(execution.id, WAIT_LIMIT_S)
-        await execution.refresh_from_db()
-    return execution
+    if not request.wait:
+        return Started(execution)
+    finished = await engine.wait_finished(execution.id, WAIT_LIMIT_S)
+    if finished is not None:
+        return Started(finished.execution, finished.steps)
+    await execution.refresh_from_db()
+    return Started(execution)
 
 
-async def execution_with_steps(execution: Execution) -> dict[str, Any]:
+async def execution_with_steps(started: Started) -> dict[str, Any]:
     """The execution and its steps, as the seed's execute answer shows it."""
-    return execution_view(execution, await load_steps(execution.id))
+    steps = started.steps if started.steps is not None else await load_steps(started.execution.id)
+    return execution_view(started.execution, steps)
 
 
 async def execution_status(caller: Caller, workspace: str, execution_id: str) -> dict[str, Any]:

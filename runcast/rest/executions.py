@@ -14,14 +14,14 @@ async def execute(request: Request) -> Response:
     caller = await caller_of(request)
     body = await read_json(request)
     parsed = executions.parse_execute(body, request.headers.get("idempotency-key"))
-    execution = await executions.execute(
+    started = await executions.execute(
         caller,
         request.path_params["workspace"],
         request.path_params["workflow_id"],
         parsed,
         request.app.state.engine,
     )
-    return json_response({"execution": await executions.execution_with_steps(execution)}, 201)
+    return json_response({"execution": await executions.execution_with_steps(started)}, 201)
 
 
 async def status_or_cancel(request: Request) -> Response:

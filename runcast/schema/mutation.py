@@ -57,8 +57,8 @@ class Mutation:
         key = body.pop("idempotencyKey", None)
         request = executions.parse_execute(body, key)
         engine = info.context.app_state.engine
-        execution = await executions.execute(caller, workspace_slug, workflow_id, request, engine)
-        return Execution.from_status(await executions.status_view(execution))
+        started = await executions.execute(caller, workspace_slug, workflow_id, request, engine)
+        return Execution.from_status(await executions.status_view(started.execution))
 
     @strawberry.mutation
     async def cancel_execution(
