@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from broadcaster import Broadcast
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -23,8 +22,10 @@ from runcast.engine.http_guard import create_http_policy
 from runcast.engine.scheduler import Engine
 from runcast.errors import RuncastError
 from runcast.events.bus import EventBus
+from runcast.events.hub import Hub
 from runcast.rest import executions as rest_executions
 from runcast.rest import history as rest_history
+from runcast.rest import stream as rest_stream
 from runcast.rest import workflows as rest_workflows
 from runcast.rest.common import handle_errors
 from runcast.schema import build_schema
@@ -59,11 +60,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             if settings.admin_token:
                 await ensure_admin_token(settings.admin_token)
-            broadcast = Broadcast(settings.broadcast_url)
-            await broadcast.connect()
+            hub = Hub(settings.broadcast_url)
+            await hub.start()
             http = create_http_policy(settings.allow_private_network)
-            engine = Engine(settings, EventBus(broadcast), http)
-            app.state.broadcast = broadcast
+            engine = Engine(settings, EventBus(hub.broadcast), http)
+            app.state.broadcast = hub.broadcast
+            app.state.hub = hub
             app.state.engine = engine
             await engine.start(embedded=settings.database_url.startswith("sqlite"))
             app.state.ready = True
@@ -73,10 +75,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 app.state.ready = False
                 await engine.stop()
                 await http.aclose()
-                await broadcast.disconnect()
+                await hub.stop()
 
     graphql = RuncastGraphQL(build_schema(), allowed_origins=settings.cors_origins)
-    api_routes = [*rest_executions.ROUTES, *rest_history.ROUTES, *rest_workflows.ROUTES]
+    api_routes = [
+        *rest_stream.ROUTES,
+        *rest_executions.ROUTES,
+        *rest_history.ROUTES,
+        *rest_workflows.ROUTES,
+    ]
     middleware = []
     if settings.cors_origins:
         middleware.append(

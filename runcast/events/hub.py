@@ -157,7 +157,6 @@ class Hub:
         pumps = [*self._closing.values()]
         for entry in self._channels.values():
             entry.closed = True
-            entry.mark_missed()
             if entry.pump is not None:
                 entry.pump.cancel()
                 pumps.append(entry.pump)
@@ -207,8 +206,10 @@ class Hub:
 
     async def _open(self, name: str) -> Subscription:
         entry = self._channels.get(name)
-        while entry is None and (previous := self._closing.get(name)) is not None:
-            await asyncio.wait({previous})
+        previous = self._closing.get(name)
+        if entry is None and previous is not None:
+            # Let the last pump of this channel unsubscribe before a new one subscribes.
+            await asyncio.wait({previous}, timeout=CLOSE_TIMEOUT_S)
             entry = self._channels.get(name)
         if entry is None:
             entry = self._channels[name] = _Channel(name)
@@ -274,8 +275,8 @@ class Hub:
         while True:
             try:
                 await self.check()
-            except Exception:
-                logger.warning("broadcast reconnect failed; retrying", exc_info=True)
+            except Exception as exc:
+                logger.warning("broadcast reconnect failed (%r); retrying", exc)
             await asyncio.sleep(self.watchdog_interval)
 
     def _probe_answered(self) -> bool:

@@ -7,6 +7,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from runcast.schema.errors import ContractErrors, Schema
 from runcast.schema.mutation import Mutation
 from runcast.schema.query import Query
+from runcast.schema.subscription import Subscription
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -18,6 +19,7 @@ def build_schema() -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

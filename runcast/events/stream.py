@@ -1,0 +1,118 @@
+"""The streams both transports serve: an execution's events, and a workspace's status changes.
+
+An execution stream subscribes before it reads the log, so an event committed in between
+arrives live or in the replay (or both: seqs de-duplicate). Live events only make it fast;
+the log decides. A live event that skips seqs, a full buffer, a reconnect, an undecodable
+message or `poll_s` seconds of silence all make the stream read the log instead, so a lost
+publish can delay an event by at most `poll_s` and never lose it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.expressions import Q
+
+from runcast.engine.persistence import status_change, utcnow
+from runcast.events.bus import execution_channel, workspace_channel
+from runcast.events.hub import Hub, Subscription
+from runcast.events.log import Event, read_events
+from runcast.models import Execution
+from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES
+
+POLL_S = 1.0
+RESYNC_LIMIT = 500
+RESYNC_MARGIN = timedelta(seconds=10)  # a publish may trail its commit
+
+
+async def execution_events(
+    hub: Hub, execution_id: str, after: int = 0, *, poll_s: float = POLL_S
+) -> AsyncIterator[Event]:
+    """Every event of the execution after seq `after`, exactly once and in seq order; ends
+    after `complete` (or when the execution is deleted)."""
+    async with hub.subscribe(execution_channel(execution_id)) as live:
+        last = after
+        batch: list[Event] | None = await read_events(execution_id, last)
+        while batch is not None:
+            for event in batch:
+                if event.seq != last + 1:
+                    continue
+                yield event
+                last = event.seq
+                if event.type == "complete":
+                    return
+            batch = await _next_batch(live, execution_id, last, poll_s)
+
+
+async def _next_batch(
+    live: Subscription, execution_id: str, last: int, poll_s: float
+) -> list[Event] | None:
+    """The events after `last` that are known now, or None when no more can come."""
+    message = await live.receive(poll_s)
+    if live.take_missed() or message is None:
+        return await _poll(execution_id, last)
+    try:
+        event = Event.from_message(json.loads(message))
+    except (ValueError, KeyError, TypeError):
+        return await _poll(execution_id, last)
+    if event.seq <= last:
+        return []
+    if event.seq == last + 1:
+        return [event]
+    return await read_events(execution_id, last)
+
+
+async def _poll(execution_id: str, last: int) -> list[Event] | None:
+    rows = await Execution.filter(id=execution_id).values_list("last_seq", "status")
+    if not rows:
+        return None
+    last_seq, status = rows[0]
+    if last_seq > last:
+        return await read_events(execution_id, last)
+    return None if status in FINAL_EXECUTION_STATUSES else []
+
+
+async def workspace_changes(hub: Hub, workspace_id: str) -> AsyncIterator[dict[str, Any]]:
+    """Every status change of the workspace's executions, as `status_change` shapes them.
+
+    Status changes have no log: after messages were missed (a full buffer, a reconnect) the
+    stream drops what it still buffers and sends instead the current state of every
+    execution that is unfinished or finished lately, so a dashboard converges on the truth.
+    """
+    async with hub.subscribe(workspace_channel(workspace_id)) as live:
+        since = utcnow()
+        while True:
+            message = await live.receive(None)
+            change = _decode(message)
+            if live.take_missed() or (message is not None and change is None):
+                live.clear()
+                resynced_at = utcnow()
+                for current in await _current_changes(workspace_id, since - RESYNC_MARGIN):
+                    yield current
+                since = resynced_at
+            elif change is not None:
+                since = utcnow()
+                yield change
+
+
+def _decode(message: str | None) -> dict[str, Any] | None:
+    if message is None:
+        return None
+    try:
+        change = json.loads(message)
+    except ValueError:
+        return None
+    return change if isinstance(change, dict) else None
+
+
+async def _current_changes(workspace_id: str, since: datetime) -> list[dict[str, Any]]:
+    executions = (
+        await Execution.filter(workspace_id=workspace_id)
+        .filter(Q(status__in=["PENDING", "RUNNING"]) | Q(completed_at__gte=since))
+        .order_by("started_at")
+        .limit(RESYNC_LIMIT)
+    )
+    return [status_change(execution) for execution in executions]

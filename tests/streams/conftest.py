@@ -1,0 +1,42 @@
+"""A live server for the stream tests (httpx's ASGITransport would buffer an endless stream)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from starlette.applications import Starlette
+
+import runcast
+from runcast.engine.actions.base import ActionResult
+from runcast.engine.actions.registry import unregister_action_handler
+from runcast.events.hub import Hub
+from tests.conftest import start_server, stop_server
+
+
+@pytest.fixture
+async def live(app: Starlette) -> AsyncIterator[str]:
+    server = await start_server(app)
+    try:
+        yield server.url
+    finally:
+        await stop_server(server)
+
+
+@pytest.fixture
+def hub(app: Starlette) -> Hub:
+    return app.state.hub  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def refusing_action() -> Iterator[str]:
+    """A custom action type whose handler always reports failure."""
+
+    async def refuse(action: dict, context: object) -> ActionResult:
+        return ActionResult(False, error="card declined")
+
+    runcast.register_action_handler("charge_card", refuse)
+    try:
+        yield "charge_card"
+    finally:
+        unregister_action_handler("charge_card")
