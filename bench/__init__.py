@@ -1,0 +1,1 @@
+"""Benchmarks (scripts, not tests). Run `python -m bench <name> --help`."""

@@ -1,0 +1,187 @@
+"""throughput: a 5-step workflow run by 20 concurrent clients, and one request at a time.
+
+Each client posts `…/execute` with `"wait": true` in a loop, so a response is a COMPLETED
+execution and its latency is request-to-COMPLETED. The floor writes the same rows (the
+execution, five steps, each step's result and its events) with the raw sqlite3 driver in
+one loop: the least work the same result needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import tempfile
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from bench.harness import API, HEADERS, create_workflow, percentile, print_table, server, write_json
+
+ACTIONS = [
+    {"type": "send_notification", "config": {"message": "Welcome {{trigger.userId}}"}},
+    {"type": "create_task", "config": {"title": "Checklist"}},
+    {"type": "condition", "config": {"field": "trigger.userId", "operator": "exists"}},
+    {"type": "wait", "config": {"durationMs": 0}},
+    {"type": "noop", "config": {}},
+]
+
+
+async def closed_loop(url: str, workflow_id: str, clients: int, seconds: float) -> list[float]:
+    latencies: list[float] = []
+    stop_at = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS, limits=limits, timeout=60) as http:
+
+        async def client() -> None:
+            while time.monotonic() < stop_at:
+                started = time.perf_counter()
+                response = await http.post(
+                    f"{API}/workflows/{workflow_id}/execute",
+                    json={"wait": True, "triggerData": {"userId": "u"}},
+                )
+                body = response.json()
+                if response.status_code != 201 or body["execution"]["status"] != "COMPLETED":
+                    raise RuntimeError(f"unexpected answer: {response.status_code} {body}")
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        await asyncio.gather(*(client() for _ in range(clients)))
+    return latencies
+
+
+def floor(seconds: float) -> float:
+    """Executions/s when the same rows are written with sqlite3 directly."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(f"{tmp}/floor.db", isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(
+            "CREATE TABLE execution (id TEXT PRIMARY KEY, status TEXT, data TEXT, "
+            "last_seq INT, completed_at TEXT)"
+        )
+        db.execute(
+            "CREATE TABLE step (id INTEGER PRIMARY KEY, execution_id TEXT, position INT,"
+            " status TEXT, output TEXT, UNIQUE (execution_id, position))"
+        )
+        db.execute(
+            "CREATE TABLE event (id INTEGER PRIMARY KEY, execution_id TEXT, seq INT, "
+            "type TEXT, payload TEXT, UNIQUE (execution_id, seq))"
+        )
+        done = 0
+        stop_at = time.monotonic() + seconds
+        started = time.monotonic()
+        while time.monotonic() < stop_at:
+            execution_id = uuid.uuid4().hex
+            db.execute("BEGIN")
+            db.execute(
+                "INSERT INTO execution VALUES (?, 'PENDING', '{}', 0, NULL)", (execution_id,)
+            )
+            db.executemany(
+                "INSERT INTO step (execution_id, position, status) VALUES (?, ?, 'pending')",
+                [(execution_id, i) for i in range(5)],
+            )
+            db.execute("COMMIT")
+            seq = 0
+            for position in range(5):
+                db.execute(
+                    "UPDATE step SET status = 'running' WHERE execution_id = ? AND position = ?",
+                    (execution_id, position),
+                )
+                db.execute("BEGIN")
+                db.execute(
+                    "UPDATE step SET status = 'success', output = ? WHERE "
+                    "execution_id = ? AND position = ?",
+                    (json.dumps({"ok": True}), execution_id, position),
+                )
+                events = [
+                    (execution_id, seq + 1, "step", "{}"),
+                    (execution_id, seq + 2, "progress", "{}"),
+                ]
+                if position == 4:
+                    events.append((execution_id, seq + 3, "complete", "{}"))
+                db.executemany(
+                    "INSERT INTO event (execution_id, seq, type, payload) VALUES (?, ?, ?, ?)",
+                    events,
+                )
+                seq += len(events)
+                db.execute(
+                    "UPDATE execution SET last_seq = ?, status = ? WHERE id = ?",
+                    (seq, "COMPLETED" if position == 4 else "RUNNING", execution_id),
+                )
+                db.execute("COMMIT")
+            done += 1
+        return done / (time.monotonic() - started)
+
+
+async def one_at_a_time(url: str, workflow_id: str, count: int) -> list[float]:
+    latencies = []
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=60) as http:
+        for _ in range(count):
+            started = time.perf_counter()
+            response = await http.post(
+                f"{API}/workflows/{workflow_id}/execute",
+                json={"wait": True, "triggerData": {"userId": "u"}},
+            )
+            assert response.json()["execution"]["status"] == "COMPLETED"
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench throughput")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--single", type=int, default=300, help="one-at-a-time requests")
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+
+    with server(args.backend) as live:
+        idle_rss = live.rss_mib()
+        workflow_id = create_workflow(live.url, ACTIONS)
+        asyncio.run(one_at_a_time(live.url, workflow_id, 20))
+        single = asyncio.run(one_at_a_time(live.url, workflow_id, args.single))
+        started = time.monotonic()
+        latencies = asyncio.run(closed_loop(live.url, workflow_id, args.clients, args.seconds))
+        elapsed = time.monotonic() - started
+        end_rss = live.rss_mib()
+    rate = len(latencies) / elapsed
+    floor_rate = floor(5.0)
+    result = {
+        "backend": args.backend,
+        "clients": args.clients,
+        "executions_per_s": rate,
+        "latency_ms": {
+            "p50": percentile(latencies, 50),
+            "p95": percentile(latencies, 95),
+            "p99": percentile(latencies, 99),
+        },
+        "single_latency_ms": {"p50": percentile(single, 50), "p95": percentile(single, 95)},
+        "rss_mib": {"idle": idle_rss, "after_run": end_rss},
+        "floor_executions_per_s": floor_rate,
+        "ratio_engine_to_floor": rate / floor_rate,
+    }
+    print_table(
+        f"throughput ({args.backend}, {args.clients} clients, {args.seconds:.0f} s)",
+        [
+            ("completed executions/s", rate),
+            ("request→COMPLETED p50 ms", result["latency_ms"]["p50"]),
+            ("request→COMPLETED p95 ms", result["latency_ms"]["p95"]),
+            ("request→COMPLETED p99 ms", result["latency_ms"]["p99"]),
+            ("one at a time p50 ms", result["single_latency_ms"]["p50"]),
+            ("one at a time p95 ms", result["single_latency_ms"]["p95"]),
+            ("server RSS idle MiB", idle_rss),
+            ("server RSS after run MiB", end_rss),
+            ("floor (raw sqlite3) executions/s", floor_rate),
+            ("engine / floor", result["ratio_engine_to_floor"]),
+        ],
+    )
+    write_json(args.json, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
