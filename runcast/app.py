@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             hub = Hub(settings.broadcast_url)
             await hub.start()
             http = create_http_policy(settings.allow_private_network)
-            engine = Engine(settings, EventBus(hub.broadcast), http)
+            engine = Engine(settings, EventBus(hub.broadcast), http, hub)
             app.state.broadcast = hub.broadcast
             app.state.hub = hub
             app.state.engine = engine

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,7 +20,8 @@ from runcast.engine.claims import claim_batch
 from runcast.engine.http_guard import HttpPolicy
 from runcast.engine.persistence import utcnow
 from runcast.engine.runner import ExecutionRunner
-from runcast.events.bus import EventBus
+from runcast.events.bus import CONTROL_CHANNEL, EventBus
+from runcast.events.hub import Hub
 from runcast.models import Execution, StepRun
 from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES
 from runcast.settings import Settings
@@ -44,10 +46,11 @@ class _Waiters:
 class Engine:
     """Runs executions as named asyncio tasks that it owns and cancels on shutdown."""
 
-    def __init__(self, settings: Settings, bus: EventBus, http: HttpPolicy) -> None:
+    def __init__(self, settings: Settings, bus: EventBus, http: HttpPolicy, hub: Hub) -> None:
         self.settings = settings
         self.bus = bus
         self.http = http
+        self.hub = hub
         self.node_id = settings.node_id
         self.lease = timedelta(seconds=settings.lease_seconds)
         self._wake = asyncio.Event()
@@ -68,6 +71,7 @@ class Engine:
         self._loops = [
             asyncio.create_task(self._dispatch_loop(), name="engine dispatcher"),
             asyncio.create_task(self._heartbeat_loop(), name="engine heartbeat"),
+            asyncio.create_task(self._control_loop(), name="engine control listener"),
         ]
 
     async def stop(self) -> None:
@@ -132,6 +136,7 @@ class Engine:
         """
         if self.interrupt(execution_id) is None:
             self._cancel_on_start.add(execution_id)
+            await self.bus.publish_control({"cancel": execution_id})
         await self.wait_finished(execution_id, CANCEL_WAIT_S)
         self._cancel_on_start.discard(execution_id)
 
@@ -207,6 +212,10 @@ class Engine:
         await Execution.filter(id__in=ids, lease_owner=self.node_id, status="RUNNING").update(
             lease_expires_at=utcnow() + self.lease
         )
+        await self._check_flags(ids)
+
+    async def _check_flags(self, ids: list[str]) -> None:
+        """Stop runs whose lease another node took; interrupt runs flagged for cancel."""
         rows = await Execution.filter(id__in=ids).values_list(
             "id", "lease_owner", "cancel_requested"
         )
@@ -216,6 +225,22 @@ class Engine:
                 task.cancel()
             elif cancel_requested:
                 self.interrupt(execution_id)
+
+    async def _control_loop(self) -> None:
+        """Cancel requests from other nodes; after lost messages, re-read the flags."""
+        async with self.hub.subscribe(CONTROL_CHANNEL) as subscription:
+            while True:
+                message = await subscription.receive(idle_s=None)
+                if subscription.take_missed() and self._running:
+                    await self._check_flags(list(self._running))
+                if message is None:
+                    continue
+                try:
+                    execution_id = json.loads(message).get("cancel")
+                except (ValueError, AttributeError):
+                    continue
+                if isinstance(execution_id, str):
+                    self.interrupt(execution_id)
 
     async def _reap_overdue(self) -> None:
         now = utcnow()

@@ -154,3 +154,32 @@ async def test_killed_node_work_is_taken_over(cluster, receiver):
     )
     after = Counter(r.headers["idempotency-key"] for r in receiver.to("/after"))
     assert len(after) == 50 and set(after.values()) == {1}
+
+
+async def test_cancel_through_another_node_is_immediate(cluster):
+    runner_node = await cluster.start("node-a")
+    other_node = await cluster.start("node-b")
+    async with (
+        httpx.AsyncClient(base_url=runner_node.url, headers=HEADERS, timeout=30) as a,
+        httpx.AsyncClient(base_url=other_node.url, headers=HEADERS, timeout=30) as b,
+    ):
+        workflow_id = await create_workflow(a, [{"type": "wait", "config": {"durationMs": 30_000}}])
+        started = await a.post(f"{API}/workflows/{workflow_id}/execute", json={})
+        execution_id = started.json()["execution"]["id"]
+        for _ in range(100):
+            owner = await rows(
+                cluster.database_url,
+                "SELECT lease_owner, status FROM execution WHERE id = $1",
+                execution_id,
+            )
+            if owner[0]["status"] == "RUNNING":
+                break
+            await asyncio.sleep(0.02)
+        assert owner[0]["lease_owner"] == "node-a"
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        response = await b.delete(f"{API}/workflows/executions/{execution_id}")
+        elapsed = loop.time() - began
+    assert response.status_code == 200
+    assert response.json()["execution"]["status"] == "CANCELLED"
+    assert elapsed < 1.0
