@@ -15,6 +15,7 @@ import pytest
 from tests.backends import POSTGRES_URL, REDIS_URL, require
 from tests.receiver import Receiver, running_receiver
 from tests.scaleout.cluster import API, HEADERS, Cluster, create_database, drop_database
+from tests.scaleout.streams import follow, stored_events
 
 
 @pytest.fixture
@@ -137,6 +138,8 @@ async def test_killed_node_work_is_taken_over(cluster, receiver):
         await asyncio.sleep(0.05)
     assert len(receiver.to("/before")) == 50
     survivors = [await cluster.start(name) for name in ("node-b", "node-c")]
+    watched = asyncio.create_task(follow([victim.url, survivors[0].url], ids[0]))
+    await asyncio.sleep(0.5)
     victim.kill()
     loop = asyncio.get_running_loop()
     killed_at = loop.time()
@@ -154,6 +157,8 @@ async def test_killed_node_work_is_taken_over(cluster, receiver):
     )
     after = Counter(r.headers["idempotency-key"] for r in receiver.to("/after"))
     assert len(after) == 50 and set(after.values()) == {1}
+    # The stream's client reconnected to another node with Last-Event-ID: each event once.
+    assert await watched == await stored_events(cluster.database_url, ids[0])
 
 
 async def test_cancel_through_another_node_is_immediate(cluster):
