@@ -178,16 +178,30 @@ class Hub:
                 # the pump still finishes on its own.
                 await asyncio.wait({pump}, timeout=CLOSE_TIMEOUT_S)
 
+    def readers(self, channel: str) -> int:
+        """How many subscriptions `channel` has."""
+        entry = self._channels.get(channel)
+        return len(entry.subscriptions) if entry is not None else 0
+
+    def holds(self, channel: str) -> bool:
+        """Whether anything of `channel` is left: readers, its pump, broadcaster's queue."""
+        return (
+            channel in self._channels
+            or channel in self._closing
+            or channel in _queues_per_channel(self.broadcast)
+        )
+
     def stats(self) -> HubStats:
         """Counters over the readers' subscriptions (the watchdog's probe is left out)."""
         channels = [c for c in self._channels.values() if c.name != self._probe_channel]
         subscriptions = [s for c in channels for s in c.subscriptions]
-        queues = self.broadcast._subscribers
+        queues = _queues_per_channel(self.broadcast)
+        queues.pop(self._probe_channel, None)
         return HubStats(
             subscribers=len(subscriptions),
             channels=len(channels),
             pumps=sum(1 for c in channels if c.pump and not c.pump.done()) + len(self._closing),
-            broadcaster_queues=sum(len(q) for n, q in queues.items() if n != self._probe_channel),
+            broadcaster_queues=sum(queues.values()),
             buffered=sum(len(s) for s in subscriptions),
             dropped=self._dropped_before + sum(s.dropped for s in subscriptions),
             reconnects=self.reconnects,
@@ -216,7 +230,7 @@ class Hub:
             entry.pump = asyncio.create_task(self._pump(entry), name=f"hub pump {name}")
         subscription = Subscription(name, self.buffer_size)
         entry.subscriptions.add(subscription)
-        try:
+        try:  # past a probe's timeout the reader polls the log until the pump is ready
             async with asyncio.timeout(self.probe_timeout):
                 await entry.ready.wait()
         except TimeoutError:
@@ -321,6 +335,10 @@ def _listening(broadcast: Broadcast) -> bool:
     """Whether broadcaster's listener task, and its backend's if it has one, still run."""
     tasks = [broadcast._listener_task, getattr(broadcast._backend, "_listener", None)]
     return all(task is None or not task.done() for task in tasks)
+
+
+def _queues_per_channel(broadcast: Broadcast) -> dict[str, int]:
+    return {channel: len(queues) for channel, queues in broadcast._subscribers.items()}
 
 
 def _wake_redis_listener(broadcast: Broadcast) -> None:

@@ -13,7 +13,6 @@ import httpx
 from httpx_sse import aconnect_sse
 from websockets.asyncio.client import ClientConnection, connect
 
-from runcast.events.hub import HubStats
 from tests.helpers import WS, workflow_body
 
 EVENTS_QUERY = """
@@ -256,13 +255,3 @@ def log_of(received: list[Received]) -> list[tuple[str, dict[str, Any]]]:
     assert received[0].type == "connected" and received[0].seq is None
     assert [event.seq for event in received[1:]] == list(range(1, len(received)))
     return [(event.type, event.data) for event in received[1:]]
-
-
-def idle(stats: HubStats) -> bool:
-    """No reader, channel, pump or broadcaster queue is left in the hub."""
-    return (stats.subscribers, stats.channels, stats.pumps, stats.broadcaster_queues) == (
-        0,
-        0,
-        0,
-        0,
-    )

@@ -11,6 +11,7 @@ import asyncio
 from functools import partial
 from typing import Any
 
+from runcast.events.bus import execution_channel
 from runcast.events.log import read_events
 from tests.helpers import WS, create_workflow, notify
 from tests.streams.support import (
@@ -21,7 +22,6 @@ from tests.streams.support import (
     collect,
     eventually,
     expected_events,
-    idle,
     log_of,
     sse_events,
 )
@@ -82,7 +82,7 @@ async def test_a_completed_execution_streams_the_seed_events(client, tokens, liv
         assert log_of(received) == expected
     stored = await read_events(execution_id)
     assert [(e.type, e.data) for e in stored] == expected
-    await eventually(lambda: idle(hub.stats()))
+    await eventually(lambda: not hub.holds(execution_channel(execution_id)))
 
 
 async def test_a_failed_execution_sends_error_before_complete(
@@ -181,4 +181,4 @@ async def test_a_reconnect_after_the_second_event_resumes_exactly_once(client, t
     for events in seen:
         assert [event.seq for event in events] == list(range(1, len(expected) + 1))
         assert [(event.type, event.data) for event in events] == expected
-    await eventually(lambda: idle(hub.stats()))
+    await eventually(lambda: not hub.holds(execution_channel(execution_id)))

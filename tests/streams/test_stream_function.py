@@ -8,6 +8,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from runcast.events.bus import execution_channel
 from runcast.events.hub import Hub
 from runcast.events.log import Event, read_events
 from runcast.events.stream import execution_events
@@ -18,7 +19,6 @@ from tests.streams.support import (
     collect,
     eventually,
     expected_events,
-    idle,
     log_of,
     sse_events,
     start_execution,
@@ -114,6 +114,7 @@ async def test_a_thousand_opened_and_abandoned_streams_leave_nothing_behind(clie
     execution = await start_execution(client, tokens.headers(), notify(), wait(30_000))
     while len(await read_events(execution["id"])) < 2:  # noqa: ASYNC110 - the first step is done
         await asyncio.sleep(0.01)
+    channel = execution_channel(execution["id"])
     tasks_before = len(asyncio.all_tasks())
 
     for n in range(1000):
@@ -123,12 +124,11 @@ async def test_a_thousand_opened_and_abandoned_streams_leave_nothing_behind(clie
                 assert (await anext(events)).seq == 1
         else:  # wait for live events, then disconnect
             waiting = asyncio.create_task(anext(events))
-            while hub.stats().subscribers == 0:  # noqa: ASYNC110 - until it has subscribed
+            while hub.readers(channel) == 0:  # noqa: ASYNC110 - until it has subscribed
                 await asyncio.sleep(0)
             waiting.cancel()
             await asyncio.gather(waiting, return_exceptions=True)
             await events.aclose()
 
-    await eventually(lambda: idle(hub.stats()))
-    assert hub.stats().buffered == 0
+    await eventually(lambda: not hub.holds(channel))
     assert len(asyncio.all_tasks()) == tasks_before

@@ -9,11 +9,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from runcast.events.bus import execution_channel, workspace_channel
+from runcast.models import Workspace
 from tests.helpers import WS, notify
 from tests.streams.support import (
     EVENTS_QUERY,
     eventually,
-    idle,
     init,
     receive,
     send_init,
@@ -109,7 +110,8 @@ async def test_the_workspace_feed_shows_each_status_change(client, tokens, live,
     async with open_ws(live, protocol) as ws:
         assert (await init(ws, tokens.viewer))["type"] == "connection_ack"
         await subscribe(ws, protocol, WORKSPACE_QUERY, {"ws": "acme"})
-        await eventually(lambda: hub.stats().subscribers == 1)
+        workspace = await Workspace.get(slug="acme")
+        await eventually(lambda: hub.readers(workspace_channel(workspace.id)) == 1)
         await start_execution(
             client, tokens.headers("outsider"), notify(), workspace=OTHER, wait=True
         )
@@ -153,13 +155,14 @@ async def test_closed_sockets_and_unsubscribes_release_their_subscriptions(
         ):
             pass  # connected, then the first step's events: the stream is live
         sockets.append((ws, protocol))
-    assert hub.stats().subscribers == 20
+    channel = execution_channel(running["id"])
+    assert hub.readers(channel) == 20
 
     for ws, protocol in sockets[:10]:
         await ws.send(
             json.dumps({"id": "1", "type": "complete" if protocol == PROTOCOLS[0] else "stop"})
         )
-    await eventually(lambda: hub.stats().subscribers == 10)
+    await eventually(lambda: hub.readers(channel) == 10)
     for ws, _ in sockets:
         await ws.close()
-    await eventually(lambda: idle(hub.stats()))
+    await eventually(lambda: not hub.holds(channel))
