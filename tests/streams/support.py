@@ -54,6 +54,11 @@ class Transport(Protocol):
     ) -> AsyncIterator[Received]: ...
 
 
+def wait(ms: int) -> dict[str, Any]:
+    """A `wait` action of `ms` milliseconds."""
+    return {"type": "wait", "config": {"durationMs": ms}}
+
+
 async def start_execution(
     client: httpx.AsyncClient,
     headers: dict[str, str],
@@ -72,6 +77,15 @@ async def start_execution(
     )
     assert response.status_code == 201, response.text
     return dict(response.json()["execution"])
+
+
+async def status_of(client: httpx.AsyncClient, token: str, execution_id: str) -> dict[str, Any]:
+    """The execution's status answer (`GET …/executions/:id`)."""
+    response = await client.get(
+        f"{WS}/workflows/executions/{execution_id}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
 
 
 def stream_path(execution_id: str, workspace: str = WS) -> str:

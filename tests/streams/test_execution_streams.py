@@ -13,7 +13,7 @@ from typing import Any
 
 from runcast.events.bus import execution_channel
 from runcast.events.log import read_events
-from tests.helpers import WS, create_workflow, notify
+from tests.helpers import WS, notify
 from tests.streams.support import (
     TRANSPORTS,
     Reader,
@@ -24,31 +24,16 @@ from tests.streams.support import (
     expected_events,
     log_of,
     sse_events,
+    start_execution,
+    status_of,
+    wait,
 )
-
-
-def wait(ms: int) -> dict[str, Any]:
-    return {"type": "wait", "config": {"durationMs": ms}}
-
 
 TASK = {"type": "create_task", "config": {"title": "Checklist", "priority": "HIGH"}}
 
 
 async def start(client, tokens, *actions: dict[str, Any], **body: Any) -> str:
-    workflow = await create_workflow(client, tokens.headers(), *actions)
-    response = await client.post(
-        f"{WS}/workflows/{workflow['id']}/execute", json=body, headers=tokens.headers("editor")
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["execution"]["id"])
-
-
-async def status_of(client, tokens, execution_id: str) -> dict[str, Any]:
-    response = await client.get(
-        f"{WS}/workflows/executions/{execution_id}", headers=tokens.headers("viewer")
-    )
-    assert response.status_code == 200
-    return dict(response.json())
+    return str((await start_execution(client, tokens.headers(), *actions, **body))["id"])
 
 
 def readers(live: str, token: str, execution_id: str) -> dict[str, Reader]:
@@ -72,7 +57,7 @@ async def test_a_completed_execution_streams_the_seed_events(client, tokens, liv
     watching = readers(live, tokens.viewer, execution_id)
     streams = await results(watching)
 
-    status = await status_of(client, tokens, execution_id)
+    status = await status_of(client, tokens.viewer, execution_id)
     assert status["execution"]["status"] == "COMPLETED"
     expected = expected_events(status)
     assert [kind for kind, _ in expected] == ["step", "progress"] * 3 + ["complete"]
@@ -93,7 +78,7 @@ async def test_a_failed_execution_sends_error_before_complete(
     )
     streams = await results(readers(live, tokens.viewer, execution_id))
 
-    status = await status_of(client, tokens, execution_id)
+    status = await status_of(client, tokens.viewer, execution_id)
     expected = expected_events(status)
     assert [data["status"] for kind, data in expected if kind == "step"] == [
         "success",
@@ -121,7 +106,7 @@ async def test_a_cancelled_execution_ends_with_complete_cancelled(client, tokens
     assert response.status_code == 200
     streams = await results(watching)
 
-    status = await status_of(client, tokens, execution_id)
+    status = await status_of(client, tokens.viewer, execution_id)
     expected = expected_events(status)
     assert [data["status"] for kind, data in expected if kind == "step"] == [
         "success",
@@ -140,7 +125,7 @@ async def test_a_dry_run_streams_simulated_steps(client, tokens, live):
     execution_id = await start(client, tokens, notify(), wait(300), call, TASK, dryRun=True)
     streams = await results(readers(live, tokens.viewer, execution_id))
 
-    status = await status_of(client, tokens, execution_id)
+    status = await status_of(client, tokens.viewer, execution_id)
     assert status["execution"]["isSimulation"] is True
     expected = expected_events(status)
     steps = [data for kind, data in expected if kind == "step"]
@@ -158,7 +143,7 @@ async def test_joining_half_way_or_after_the_end_shows_every_event(client, token
     late = await results(readers(live, tokens.viewer, execution_id))
     after_the_end = await results(readers(live, tokens.viewer, execution_id))
 
-    expected = expected_events(await status_of(client, tokens, execution_id))
+    expected = expected_events(await status_of(client, tokens.viewer, execution_id))
     assert len(expected) == 9
     for received in [*late.values(), *after_the_end.values()]:
         assert log_of(received) == expected
@@ -177,7 +162,7 @@ async def test_a_reconnect_after_the_second_event_resumes_exactly_once(client, t
 
     seen = await asyncio.gather(*(disconnect_and_resume(t) for t in transports.values()))
 
-    expected = expected_events(await status_of(client, tokens, execution_id))
+    expected = expected_events(await status_of(client, tokens.viewer, execution_id))
     for events in seen:
         assert [event.seq for event in events] == list(range(1, len(expected) + 1))
         assert [(event.type, event.data) for event in events] == expected

@@ -7,27 +7,11 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import WS, notify, workflow_body
-from tests.streams.support import collect, sse_events, stream_path
+from tests.helpers import notify
+from tests.streams.support import collect, sse_events, start_execution, stream_path, wait
 
-WAIT = {"type": "wait", "config": {"durationMs": 700}}
-LONG_WAIT = {"type": "wait", "config": {"durationMs": 30_000}}
-
-
-async def execute(
-    client, headers: dict[str, str], *actions: dict[str, Any], workspace: str = WS, wait=False
-) -> dict[str, Any]:
-    created = await client.post(
-        f"{workspace}/workflows", json=workflow_body(*actions), headers=headers
-    )
-    assert created.status_code == 201, created.text
-    response = await client.post(
-        f"{workspace}/workflows/{created.json()['workflow']['id']}/execute",
-        json={"wait": wait},
-        headers=headers,
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json()["execution"])
+WAIT = wait(700)
+LONG_WAIT = wait(30_000)
 
 
 async def raw_blocks(live: str, path: str, **request: Any) -> list[list[str]]:
@@ -50,7 +34,7 @@ async def raw_blocks(live: str, path: str, **request: Any) -> list[list[str]]:
 async def test_wire_format_ids_retry_and_pings(app, client, tokens, live):
     # The route reads the interval per request (the settings marker cannot set this field).
     app.state.settings = app.state.settings.with_overrides(sse_ping_seconds=0.2)
-    execution = await execute(client, tokens.headers(), notify(), WAIT)
+    execution = await start_execution(client, tokens.headers(), notify(), WAIT)
     blocks = await raw_blocks(
         live, stream_path(execution["id"]), params={"access_token": tokens.viewer}
     )
@@ -70,7 +54,7 @@ async def test_wire_format_ids_retry_and_pings(app, client, tokens, live):
 
 
 async def test_a_spent_reconnect_to_a_finished_execution_gets_204(client, tokens, live):
-    execution = await execute(client, tokens.headers(), notify(), wait=True)
+    execution = await start_execution(client, tokens.headers(), notify(), wait=True)
     full = await collect(sse_events(live, tokens.viewer, execution["id"]))
     last = full[-1].seq
     assert [event.type for event in full] == ["connected", "step", "progress", "complete"]
@@ -89,8 +73,8 @@ async def test_a_spent_reconnect_to_a_finished_execution_gets_204(client, tokens
 
 
 async def test_refusals_are_json_errors(client, tokens):
-    running = await execute(client, tokens.headers(), LONG_WAIT)
-    other = await execute(
+    running = await start_execution(client, tokens.headers(), LONG_WAIT)
+    other = await start_execution(
         client, tokens.headers("outsider"), notify(), workspace="/api/workspaces/other"
     )
     path = stream_path(running["id"])

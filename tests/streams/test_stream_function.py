@@ -14,7 +14,7 @@ from runcast.events.log import Event, read_events
 from runcast.events.stream import execution_events
 from runcast.models import Execution
 from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES
-from tests.helpers import WS, notify
+from tests.helpers import notify
 from tests.streams.support import (
     collect,
     eventually,
@@ -22,11 +22,9 @@ from tests.streams.support import (
     log_of,
     sse_events,
     start_execution,
+    status_of,
+    wait,
 )
-
-
-def wait(ms: int) -> dict[str, Any]:
-    return {"type": "wait", "config": {"durationMs": ms}}
 
 
 async def finished(execution_id: str) -> None:
@@ -103,8 +101,7 @@ async def test_a_dropped_broadcast_reconnects_and_a_connected_client_loses_nothi
                 await drop_broadcast(hub)
 
     await eventually(lambda: hub.stats().reconnects == 1)
-    path = f"{WS}/workflows/executions/{execution['id']}"
-    status = (await client.get(path, headers=tokens.headers("viewer"))).json()
+    status = await status_of(client, tokens.viewer, execution["id"])
     assert log_of(received) == expected_events(status)
     after = await collect(sse_events(live, tokens.viewer, execution["id"], 8))
     assert [event.type for event in after] == ["connected", "complete"]

@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 
 from runcast.events.bus import execution_channel, workspace_channel
 from runcast.models import Workspace
-from tests.helpers import WS, notify
+from tests.helpers import notify
 from tests.streams.support import (
     EVENTS_QUERY,
     eventually,
@@ -19,13 +19,15 @@ from tests.streams.support import (
     receive,
     send_init,
     start_execution,
+    status_of,
     variables,
+    wait,
     ws_url,
 )
 
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
 OTHER = "/api/workspaces/other"
-LONG_WAIT = {"type": "wait", "config": {"durationMs": 30_000}}
+LONG_WAIT = wait(30_000)
 
 WORKSPACE_QUERY = """
 subscription Feed($ws: String!) {
@@ -118,11 +120,7 @@ async def test_the_workspace_feed_shows_each_status_change(client, tokens, live,
         execution = await start_execution(client, tokens.headers(), notify(), wait=True)
         changes = [(await receive(ws))["payload"]["data"]["workspaceExecutions"] for _ in range(2)]
 
-    status = (
-        await client.get(
-            f"{WS}/workflows/executions/{execution['id']}", headers=tokens.headers("viewer")
-        )
-    ).json()["execution"]
+    status = (await status_of(client, tokens.viewer, execution["id"]))["execution"]
     common = {
         "executionId": execution["id"],
         "workflowId": execution["workflowId"],
