@@ -56,7 +56,8 @@ async def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest)
     """Test settings; `@pytest.mark.settings(name=value)` overrides fields for one test."""
     marker = request.node.get_closest_marker("settings")
     overrides = marker.kwargs if marker else {}
-    base = Settings(retry_base_ms=20, node_id="node_test", sse_ping_seconds=15.0, **overrides)
+    fields = {"retry_base_ms": 20, "node_id": "node_test", "sse_ping_seconds": 15.0}
+    base = Settings(**{**fields, **overrides})
     if backend == "sqlite":
         return base.with_overrides(database_url=f"sqlite://{tmp_path / 'runcast.db'}")
     url = require("postgres", POSTGRES_URL)

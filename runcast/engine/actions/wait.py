@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runcast.engine.actions.base import ActionContext, ActionResult
@@ -36,10 +36,11 @@ async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
         return ActionResult(False, error="durationMs rendered to an invalid value", retryable=False)
     if context.dry_run:
         return ActionResult(True, {"waitedMs": 0, "durationMs": duration, "simulated": True})
-    elapsed_ms = (datetime.now(UTC) - context.step_started_at).total_seconds() * 1000
-    remaining_ms = max(0.0, duration - elapsed_ms)
-    if remaining_ms > 0:
-        await asyncio.sleep(remaining_ms / 1000)
+    # Sleep until the wall-clock end, which step durations are measured in (the loop's
+    # monotonic clock may wake a hair earlier).
+    until = context.step_started_at + timedelta(milliseconds=duration)
+    while (remaining_s := (until - datetime.now(UTC)).total_seconds()) > 0:  # noqa: ASYNC110
+        await asyncio.sleep(remaining_s)
     return ActionResult(True, {"waitedMs": duration, "durationMs": duration})
 
 
