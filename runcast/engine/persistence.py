@@ -10,7 +10,7 @@ written and `StaleExecution` is raised.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -18,8 +18,8 @@ from tortoise.transactions import in_transaction
 from runcast.events.bus import EventBus
 from runcast.events.log import Event, append_events
 from runcast.models import Execution, StepRun
-from runcast.resolvers.execution_views import progress_of
-from runcast.resolvers.wire import iso
+from runcast.resolvers.execution_views import progress_of, status_change
+from runcast.resolvers.wire import iso, utcnow
 
 
 class StaleExecution(Exception):
@@ -44,10 +44,6 @@ class Finish:
     status: str
     error: str | None = None
     error_code: str | None = None
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def step_event(step: StepRun) -> dict[str, Any]:
@@ -159,16 +155,3 @@ async def commit(
     if finish is not None:
         await bus.publish_status(execution.workspace_id, status_change(execution))  # type: ignore[attr-defined]
     return events
-
-
-def status_change(execution: Execution) -> dict[str, Any]:
-    """What `workspace:<id>` subscribers hear when an execution changes status."""
-    return {
-        "executionId": execution.id,
-        "workflowId": execution.workflow_id,  # type: ignore[attr-defined]
-        "status": execution.status,
-        "startedAt": iso(execution.started_at),
-        "completedAt": iso(execution.completed_at),
-        "durationMs": execution.duration_ms,
-        "isSimulation": execution.is_simulation,
-    }

@@ -17,17 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from runcast.engine.actions.base import ActionContext, ActionResult
 from runcast.engine.actions.registry import ActionType, get_action_type
-from runcast.engine.persistence import (
-    Finish,
-    StaleExecution,
-    StepChange,
-    commit,
-    status_change,
-    utcnow,
-)
+from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit
 from runcast.engine.templates import render
 from runcast.models import Execution, StepRun
-from runcast.resolvers.execution_views import FINAL_STEP_STATUSES
+from runcast.resolvers.execution_views import FINAL_STEP_STATUSES, status_change
+from runcast.resolvers.wire import utcnow
 
 if TYPE_CHECKING:
     from runcast.engine.scheduler import Engine

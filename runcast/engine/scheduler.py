@@ -18,12 +18,12 @@ from datetime import timedelta
 
 from runcast.engine.claims import claim_batch
 from runcast.engine.http_guard import HttpPolicy
-from runcast.engine.persistence import utcnow
 from runcast.engine.runner import ExecutionRunner
 from runcast.events.bus import CONTROL_CHANNEL, EventBus
 from runcast.events.hub import Hub
 from runcast.models import Execution, StepRun
 from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES
+from runcast.resolvers.wire import utcnow
 from runcast.settings import Settings
 
 logger = logging.getLogger("runcast.engine")

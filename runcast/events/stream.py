@@ -16,12 +16,12 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from runcast.engine.persistence import status_change, utcnow
 from runcast.events.bus import execution_channel, workspace_channel
 from runcast.events.hub import Hub, Subscription
 from runcast.events.log import Event, read_events
 from runcast.models import Execution
-from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES
+from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES, status_change
+from runcast.resolvers.wire import utcnow
 
 POLL_S = 1.0
 RESYNC_LIMIT = 500

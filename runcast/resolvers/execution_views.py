@@ -100,3 +100,16 @@ def workflow_brief(workflow: Workflow) -> dict[str, Any]:
         "trigger": workflow.trigger,
         "status": workflow.status,
     }
+
+
+def status_change(execution: Execution) -> dict[str, Any]:
+    """What `workspace:<id>` subscribers hear when an execution changes status."""
+    return {
+        "executionId": execution.id,
+        "workflowId": execution.workflow_id,  # type: ignore[attr-defined]
+        "status": execution.status,
+        "startedAt": iso(execution.started_at),
+        "completedAt": iso(execution.completed_at),
+        "durationMs": execution.duration_ms,
+        "isSimulation": execution.is_simulation,
+    }

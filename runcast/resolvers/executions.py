@@ -9,7 +9,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit, utcnow
+from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit
 from runcast.engine.runner import CANCELLED_MESSAGE
 from runcast.engine.scheduler import Engine
 from runcast.errors import (
@@ -29,6 +29,7 @@ from runcast.resolvers.execution_views import (
     timing_of,
     workflow_brief,
 )
+from runcast.resolvers.wire import utcnow
 from runcast.resolvers.workflows import get_workflow_in
 
 WAIT_LIMIT_S = 30.0

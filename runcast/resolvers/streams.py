@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from runcast.engine.persistence import utcnow
 from runcast.errors import ValidationError
 from runcast.models import Role
 from runcast.resolvers.auth import Caller, require_role
 from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES
 from runcast.resolvers.executions import get_execution_in
-from runcast.resolvers.wire import iso
+from runcast.resolvers.wire import iso, utcnow
 
 MAX_EVENT_ID_DIGITS = 18
 

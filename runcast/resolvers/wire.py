@@ -8,6 +8,11 @@ from typing import Any
 from runcast.models import Notification, Task, Workflow
 
 
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (what the database stores)."""
+    return datetime.now(UTC)
+
+
 def iso(moment: datetime | None) -> str | None:
     """`2024-12-05T10:00:00.123Z`, or None."""
     if moment is None:
