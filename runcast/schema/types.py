@@ -218,7 +218,9 @@ class WorkflowBrief:
 
 
 @strawberry.type
-class Execution:
+class ExecutionCore:
+    """The fields every execution type shares (not itself part of the schema)."""
+
     id: str
     workflow_id: str
     workspace_id: str
@@ -233,6 +235,29 @@ class Execution:
     started_at: str | None
     completed_at: str | None
     duration_ms: int | None
+
+    @staticmethod
+    def core_fields(view: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": view["id"],
+            "workflow_id": view["workflowId"],
+            "workspace_id": view["workspaceId"],
+            "status": ExecutionStatus(view["status"]),
+            "triggered_by": view["triggeredBy"],
+            "trigger_type": view["triggerType"],
+            "trigger_data": view["triggerData"],
+            "variables": view["variables"],
+            "is_simulation": view["isSimulation"],
+            "error": view["error"],
+            "error_code": view.get("errorCode"),
+            "started_at": view["startedAt"],
+            "completed_at": view["completedAt"],
+            "duration_ms": view["durationMs"],
+        }
+
+
+@strawberry.type
+class Execution(ExecutionCore):
     steps: list[Step]
     progress: Progress
     timing: Timing
@@ -245,20 +270,7 @@ class Execution:
         view = data["execution"]
         brief = view["workflow"]
         return cls(
-            id=view["id"],
-            workflow_id=view["workflowId"],
-            workspace_id=view["workspaceId"],
-            status=ExecutionStatus(view["status"]),
-            triggered_by=view["triggeredBy"],
-            trigger_type=view["triggerType"],
-            trigger_data=view["triggerData"],
-            variables=view["variables"],
-            is_simulation=view["isSimulation"],
-            error=view["error"],
-            error_code=view.get("errorCode"),
-            started_at=view["startedAt"],
-            completed_at=view["completedAt"],
-            duration_ms=view["durationMs"],
+            **cls.core_fields(view),
             steps=[Step.from_wire(s) for s in view["steps"]],
             progress=Progress(**_snake(data["progress"])),
             timing=Timing(**_snake(data["timing"])),
@@ -307,42 +319,15 @@ class WorkflowRef:
 
 
 @strawberry.type
-class ExecutionListItem:
+class ExecutionListItem(ExecutionCore):
     """An execution as listings show it: without steps, progress or timing."""
 
-    id: str
-    workflow_id: str
-    workspace_id: str
-    status: ExecutionStatus
-    triggered_by: str | None
-    trigger_type: str
-    trigger_data: JSON
-    variables: JSON
-    is_simulation: bool
-    error: str | None
-    error_code: str | None
-    started_at: str | None
-    completed_at: str | None
-    duration_ms: int | None
     workflow: WorkflowRef
 
     @classmethod
     def from_wire(cls, view: dict[str, Any]) -> ExecutionListItem:
         return cls(
-            id=view["id"],
-            workflow_id=view["workflowId"],
-            workspace_id=view["workspaceId"],
-            status=ExecutionStatus(view["status"]),
-            triggered_by=view["triggeredBy"],
-            trigger_type=view["triggerType"],
-            trigger_data=view["triggerData"],
-            variables=view["variables"],
-            is_simulation=view["isSimulation"],
-            error=view["error"],
-            error_code=view.get("errorCode"),
-            started_at=view["startedAt"],
-            completed_at=view["completedAt"],
-            duration_ms=view["durationMs"],
+            **cls.core_fields(view),
             workflow=WorkflowRef(**view["workflow"]),
         )
 
