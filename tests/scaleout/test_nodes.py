@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import Counter
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.backends import POSTGRES_URL, REDIS_URL, require
 from tests.receiver import Receiver, running_receiver
-from tests.scaleout.cluster import API, HEADERS, Cluster, create_database, drop_database
+from tests.scaleout.cluster import API, HEADERS
 from tests.scaleout.streams import follow, stored_events
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    admin_url = require("postgres", POSTGRES_URL)
-    redis_url = require("redis", REDIS_URL)
-    name = f"runcast_nodes_{os.getpid()}"
-    cluster = Cluster(create_database(admin_url, name), redis_url, tmp_path)
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-        drop_database(admin_url, name)
 
 
 @pytest.fixture
