@@ -48,6 +48,7 @@ class Cluster:
     database_url: str
     broadcast_url: str
     workdir: Path
+    lease_seconds: int = 3
     nodes: list[Node] = field(default_factory=list)
 
     def env(self, name: str, port: int) -> dict[str, str]:
@@ -59,7 +60,7 @@ class Cluster:
             RUNCAST_ALLOW_PRIVATE_NETWORK="true",
             RUNCAST_PORT=str(port),
             RUNCAST_NODE_ID=name,
-            RUNCAST_LEASE_SECONDS="3",
+            RUNCAST_LEASE_SECONDS=str(self.lease_seconds),
             RUNCAST_HEARTBEAT_SECONDS="1",
             RUNCAST_POLL_SECONDS="1",
         )

@@ -54,6 +54,10 @@ async def wait_all_final(database_url: str, ids: list[str], within_s: float) -> 
 
 
 async def test_three_nodes_run_300_executions_exactly_once(cluster, receiver):
+    # A lease far longer than the run: no takeover, so each call is made exactly once. (With
+    # a short lease, a node starved of CPU may lose one; its step then runs again elsewhere
+    # with the same idempotency key, and only one result is written.)
+    cluster.lease_seconds = 30
     nodes = [await cluster.start(f"node-{n}") for n in "abc"]
     clients = [httpx.AsyncClient(base_url=n.url, headers=HEADERS, timeout=30) for n in nodes]
     try:
