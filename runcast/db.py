@@ -6,7 +6,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.migrations.api import migrate
+from tortoise.models import Model
 
 SQLITE_PRAGMAS = {"busy_timeout": "10000", "synchronous": "NORMAL", "journal_mode": "WAL"}
 
@@ -54,3 +56,15 @@ async def apply_migrations(database_url: str) -> None:
 
 
 MIGRATION_CONFIG = tortoise_config("sqlite://./runcast.db")
+
+
+def placeholders(connection: BaseDBAsyncClient, count: int) -> list[str]:
+    """Bound-parameter markers in the connection's dialect: `?` or `$1`, `$2`, …"""
+    if connection.capabilities.dialect == "postgres":
+        return [f"${n}" for n in range(1, count + 1)]
+    return ["?"] * count
+
+
+def db_value(model: type[Model], column: str, value: Any) -> Any:
+    """`value` as the ORM would store it in `column` (JSON as text, timestamps)."""
+    return model._meta.fields_map[column].to_db_value(value, model)

@@ -10,10 +10,10 @@ token: a node that lost its lease can no longer write step results.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from tortoise import connections
 
+from runcast.db import db_value
 from runcast.models import Execution
 
 _RUNNABLE = (
@@ -32,11 +32,6 @@ POSTGRES_CLAIM = _CLAIM.format(
 SQLITE_CLAIM = _CLAIM.format(owner="?", expires="?", now="?", limit="?", lock="")
 
 
-def _db_time(moment: datetime) -> Any:
-    """A timestamp as the ORM stores it, so raw comparisons match stored values."""
-    return Execution._meta.fields_map["lease_expires_at"].to_db_value(moment, Execution)
-
-
 async def claim_batch(
     owner: str, limit: int, now: datetime, lease: timedelta
 ) -> list[tuple[str, int]]:
@@ -44,6 +39,12 @@ async def claim_batch(
     connection = connections.get("default")
     sql = POSTGRES_CLAIM if connection.capabilities.dialect == "postgres" else SQLITE_CLAIM
     rows = await connection.execute_query_dict(
-        sql, [owner, _db_time(now + lease), _db_time(now), limit]
+        sql,
+        [
+            owner,
+            db_value(Execution, "lease_expires_at", now + lease),
+            db_value(Execution, "lease_expires_at", now),
+            limit,
+        ],
     )
     return [(str(row["id"]), int(row["fencing_token"])) for row in rows]

@@ -15,6 +15,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from runcast.engine import statements
 from runcast.events.bus import EventBus
 from runcast.events.log import Event, append_events
 from runcast.models import Execution, StepRun
@@ -118,32 +119,23 @@ async def commit(
             "lease_expires_at": None,
         }
     async with in_transaction() as connection:
-        updated = (
-            await Execution.filter(id=execution.id, **guard)
-            .using_db(connection)
-            .update(last_seq=execution.last_seq + len(items), **updates)
-        )
-        if updated != 1:
+        sets = {"last_seq": execution.last_seq + len(items), **updates}
+        if await statements.update(connection, Execution, sets, {"id": execution.id, **guard}) != 1:
             raise StaleExecution(execution.id)
         for change in changes:
             step = change.step
-            await (
-                StepRun.filter(id=step.id)
-                .using_db(connection)
-                .update(
-                    status=step.status,
-                    output=step.output,
-                    error=step.error,
-                    attempts=step.attempts,
-                    completed_at=step.completed_at,
-                    duration_ms=step.duration_ms,
-                )
-            )
+            step_sets = {
+                "status": step.status,
+                "output": step.output,
+                "error": step.error,
+                "attempts": step.attempts,
+                "completed_at": step.completed_at,
+                "duration_ms": step.duration_ms,
+            }
+            await statements.update(connection, StepRun, step_sets, {"id": step.id})
         if start_next is not None:
-            await (
-                StepRun.filter(id=start_next.id)
-                .using_db(connection)
-                .update(status="running", started_at=now)
+            await statements.update(
+                connection, StepRun, {"status": "running", "started_at": now}, {"id": start_next.id}
             )
         events = await append_events(connection, execution.id, execution.last_seq, items, now)
     execution.last_seq += len(items)

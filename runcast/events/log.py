@@ -8,6 +8,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from runcast.db import db_value, placeholders
 from runcast.models import ExecutionEvent
 
 EVENT_TYPES = ("step", "progress", "error", "complete")
@@ -47,14 +48,18 @@ async def append_events(
         Event(execution_id, after_seq + offset, kind, data)
         for offset, (kind, data) in enumerate(items, start=1)
     ]
-    await ExecutionEvent.bulk_create(
+    marks = ", ".join(placeholders(connection, 5))
+    sql = (
+        f"INSERT INTO {ExecutionEvent._meta.db_table} "
+        f"(execution_id, seq, type, payload, created_at) VALUES ({marks})"
+    )
+    created = db_value(ExecutionEvent, "created_at", now)
+    await connection.execute_many(
+        sql,
         [
-            ExecutionEvent(
-                execution_id=e.execution_id, seq=e.seq, type=e.type, payload=e.data, created_at=now
-            )
+            [e.execution_id, e.seq, e.type, db_value(ExecutionEvent, "payload", e.data), created]
             for e in events
         ],
-        using_db=connection,
     )
     return events
 
