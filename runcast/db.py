@@ -55,6 +55,7 @@ async def apply_migrations(database_url: str) -> None:
         await Tortoise.close_connections()
 
 
+# Read by `tortoise makemigrations` (`[tool.tortoise]` in pyproject.toml).
 MIGRATION_CONFIG = tortoise_config("sqlite://./runcast.db")
 
 

@@ -34,13 +34,11 @@ class EventBus:
 
     def __init__(self, broadcast: Broadcast) -> None:
         self.broadcast = broadcast
-        self.publish_failures = 0
 
     async def _publish(self, channel: str, message: dict[str, Any]) -> None:
         try:
             await self.broadcast.publish(channel=channel, message=json.dumps(message))
         except Exception:
-            self.publish_failures += 1
             logger.warning(
                 "publish on %s failed; readers will fill from the log", channel, exc_info=True
             )

@@ -11,8 +11,6 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from runcast.db import db_value, placeholders
 from runcast.models import ExecutionEvent
 
-EVENT_TYPES = ("step", "progress", "error", "complete")
-
 
 @dataclass(frozen=True)
 class Event:

@@ -58,10 +58,6 @@ def get_action_type(name: str) -> ActionType | None:
     return _registry.get(name)
 
 
-def known_action_types() -> list[str]:
-    return sorted(_registry)
-
-
 def load_plugins(modules: tuple[str, ...]) -> None:
     """Import `RUNCAST_PLUGINS` modules and load the `runcast.actions` entry points.
 
