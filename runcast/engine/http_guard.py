@@ -18,17 +18,34 @@ import httpcore
 import httpx
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class BlockedAddressError(Exception):
     """The destination resolves to an address that `call_api` may not reach."""
 
 
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries: mapped, compatible, 6to4 or NAT64."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64 or int(ip) >> 32 == 0:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def is_blocked(address: str) -> bool:
-    """True for loopback, private, link-local, CGNAT, metadata, multicast and reserved IPs."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """True for loopback, private, link-local, CGNAT, metadata, multicast and reserved IPs,
+    including IPv4 ones carried inside IPv6 addresses."""
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+        address.split("%", 1)[0]
+    )
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None and is_blocked(str(embedded)):
+            return True
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         return True
     return not ip.is_global or ip.is_multicast

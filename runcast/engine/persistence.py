@@ -72,6 +72,13 @@ def _apply(change: StepChange, now: datetime) -> None:
         step.duration_ms = max(0, int((now - step.started_at).total_seconds() * 1000))
 
 
+_STEP_FIELDS = ("status", "output", "error", "attempts", "completed_at", "duration_ms")
+
+
+def _fields(step: StepRun) -> dict[str, Any]:
+    return {name: getattr(step, name) for name in _STEP_FIELDS}
+
+
 async def commit(
     execution: Execution,
     steps: list[StepRun],
@@ -87,6 +94,7 @@ async def commit(
     after this commit, and a resumed `wait` needs its start time.
     """
     now = utcnow()
+    saved = [(c.step, _fields(c.step)) for c in changes]
     items: list[tuple[str, dict[str, Any]]] = []
     for change in changes:
         _apply(change, now)
@@ -118,26 +126,31 @@ async def commit(
             "duration_ms": duration,
             "lease_expires_at": None,
         }
-    async with in_transaction() as connection:
-        sets = {"last_seq": execution.last_seq + len(items), **updates}
-        if await statements.update(connection, Execution, sets, {"id": execution.id, **guard}) != 1:
-            raise StaleExecution(execution.id)
-        for change in changes:
-            step = change.step
-            step_sets = {
-                "status": step.status,
-                "output": step.output,
-                "error": step.error,
-                "attempts": step.attempts,
-                "completed_at": step.completed_at,
-                "duration_ms": step.duration_ms,
-            }
-            await statements.update(connection, StepRun, step_sets, {"id": step.id})
-        if start_next is not None:
-            await statements.update(
-                connection, StepRun, {"status": "running", "started_at": now}, {"id": start_next.id}
-            )
-        events = await append_events(connection, execution.id, execution.last_seq, items, now)
+    try:
+        async with in_transaction() as connection:
+            sets = {"last_seq": execution.last_seq + len(items), **updates}
+            if (
+                await statements.update(connection, Execution, sets, {"id": execution.id, **guard})
+                != 1
+            ):
+                raise StaleExecution(execution.id)
+            for change in changes:
+                step = change.step
+                await statements.update(connection, StepRun, _fields(step), {"id": step.id})
+            if start_next is not None:
+                await statements.update(
+                    connection,
+                    StepRun,
+                    {"status": "running", "started_at": now},
+                    {"id": start_next.id},
+                )
+            events = await append_events(connection, execution.id, execution.last_seq, items, now)
+    except BaseException:
+        # Rolled back (or never begun): the steps in memory must say what the database says.
+        for step, fields in saved:
+            for name, value in fields.items():
+                setattr(step, name, value)
+        raise
     execution.last_seq += len(items)
     if start_next is not None:
         start_next.status, start_next.started_at = "running", now

@@ -8,7 +8,6 @@ key, and a `wait` keeps its original start so it sleeps only the remaining time.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,8 +18,13 @@ from runcast.engine.actions.base import ActionContext, ActionResult
 from runcast.engine.actions.registry import ActionType, get_action_type
 from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit
 from runcast.engine.templates import render
+from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, StepRun
-from runcast.resolvers.execution_views import FINAL_STEP_STATUSES, status_change
+from runcast.resolvers.execution_views import (
+    FINAL_EXECUTION_STATUSES,
+    FINAL_STEP_STATUSES,
+    status_change,
+)
 from runcast.resolvers.wire import utcnow
 
 if TYPE_CHECKING:
@@ -51,11 +55,10 @@ def coerce_result(raw: Any) -> ActionResult:
         return ActionResult(False, error=f"handler returned {type(raw).__name__}, not ActionResult")
     if raw.output is not None and not isinstance(raw.output, dict):
         return ActionResult(False, error="handler output must be an object")
-    try:
-        size = len(json.dumps(raw.output))
-    except (TypeError, ValueError) as exc:
-        return ActionResult(False, error=f"handler output is not JSON: {exc}")
-    if size > MAX_OUTPUT_BYTES:
+    problem = json_problem(raw.output)
+    if problem is not None:
+        return ActionResult(False, error=f"handler output is {problem}")
+    if json_size(raw.output) > MAX_OUTPUT_BYTES:
         return ActionResult(False, error=f"handler output is larger than {MAX_OUTPUT_BYTES} bytes")
     error = raw.error if raw.error is None or isinstance(raw.error, str) else str(raw.error)
     if not raw.success and not error:
@@ -74,6 +77,7 @@ class ExecutionRunner:
         self.steps = steps
         self.guard = {"fencing_token": fencing_token, "status": "RUNNING"}
         self.cancel_requested = False
+        self.started = False
         self.in_flight: StepRun | None = None
 
     async def _commit(
@@ -106,12 +110,16 @@ class ExecutionRunner:
 
     async def run(self) -> None:
         """Run to a final state, or stop quietly when the engine shuts down."""
+        self.started = True
         execution = self.execution
-        await self.engine.bus.publish_status(execution.workspace_id, status_change(execution))  # type: ignore[attr-defined]
         try:
-            if execution.cancel_requested:
+            if execution.cancel_requested or self.cancel_requested:
                 await self._finish_cancelled()
                 return
+            await self.engine.bus.publish_status(
+                execution.workspace_id,  # type: ignore[attr-defined]
+                status_change(execution),
+            )
             try:
                 async with asyncio.timeout(self._seconds_until(self.deadline())):
                     await self._run_steps()
@@ -176,7 +184,7 @@ class ExecutionRunner:
             else:
                 await self._commit([change], Finish("COMPLETED"))
             self.in_flight = None
-        if self.execution.status not in ("COMPLETED", "FAILED", "CANCELLED"):
+        if self.execution.status not in FINAL_EXECUTION_STATUSES:
             await self._commit([], Finish("COMPLETED"))
 
     async def _run_step(self, action: dict[str, Any], step: StepRun) -> tuple[StepChange, bool]:

@@ -125,7 +125,10 @@ class Engine:
         task, runner = entry
         if not runner.cancel_requested:
             runner.cancel_requested = True
-            task.cancel()
+            # A task that has not begun yet sees the flag when it starts; cancelling it now
+            # would drop it before it could record anything.
+            if runner.started:
+                task.cancel()
         return task
 
     async def cancel(self, execution_id: str) -> None:
@@ -205,14 +208,13 @@ class Engine:
     async def _heartbeat(self) -> None:
         """Renew our leases; stop runs whose lease another node took; honour cancel flags;
         reap runs that outlived their workflow timeout."""
-        await self._reap_overdue()
         ids = list(self._running)
-        if not ids:
-            return
-        await Execution.filter(id__in=ids, lease_owner=self.node_id, status="RUNNING").update(
-            lease_expires_at=utcnow() + self.lease
-        )
-        await self._check_flags(ids)
+        if ids:
+            await Execution.filter(id__in=ids, lease_owner=self.node_id, status="RUNNING").update(
+                lease_expires_at=utcnow() + self.lease
+            )
+            await self._check_flags(ids)
+        await self._reap_overdue()
 
     async def _check_flags(self, ids: list[str]) -> None:
         """Stop runs whose lease another node took; interrupt runs flagged for cancel."""
@@ -231,8 +233,11 @@ class Engine:
         async with self.hub.subscribe(CONTROL_CHANNEL) as subscription:
             while True:
                 message = await subscription.receive(idle_s=None)
-                if subscription.take_missed() and self._running:
-                    await self._check_flags(list(self._running))
+                try:
+                    if subscription.take_missed() and self._running:
+                        await self._check_flags(list(self._running))
+                except Exception:
+                    logger.exception("re-reading cancel flags failed")
                 if message is None:
                     continue
                 try:
@@ -249,7 +254,10 @@ class Engine:
             if deadline is None or now < deadline + REAP_GRACE:
                 continue
             logger.warning("execution %s outlived its timeout; reaping it", execution_id)
-            await runner.reap()
+            try:
+                await runner.reap()
+            except Exception:
+                logger.exception("reaping execution %s failed", execution_id)
             task.cancel()
             self._running.pop(execution_id, None)
             self._wake.set()

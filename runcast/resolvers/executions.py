@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +18,14 @@ from runcast.errors import (
     WorkflowInactive,
 )
 from runcast.ids import new_id
+from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, Role, StepRun, Workflow
 from runcast.resolvers.auth import Access, Caller, require_role
 from runcast.resolvers.execution_views import (
     FINAL_EXECUTION_STATUSES,
     execution_view,
     progress_of,
+    status_change,
     summary_of,
     timing_of,
     workflow_brief,
@@ -62,7 +63,10 @@ def parse_execute(body: Any, idempotency_key: str | None) -> ExecuteRequest:
             value = {}
         if not isinstance(value, dict):
             raise ValidationError(f"{name}: must be a JSON object", [{"field": name}])
-        if len(json.dumps(value)) > MAX_INPUT_BYTES:
+        problem = json_problem(value)
+        if problem is not None:
+            raise ValidationError(f"{name}: {problem}", [{"field": name}])
+        if json_size(value) > MAX_INPUT_BYTES:
             raise ValidationError(f"{name}: larger than {MAX_INPUT_BYTES} bytes", [{"field": name}])
         values[name] = value
     for name in ("dryRun", "wait"):
@@ -152,6 +156,7 @@ async def execute(
             )
         else:
             engine.submit(execution.id)
+            await engine.bus.publish_status(workflow.workspace_id, status_change(execution))  # type: ignore[attr-defined]
     if not request.wait:
         return Started(execution)
     finished = await engine.wait_finished(execution.id, WAIT_LIMIT_S)

@@ -12,6 +12,7 @@ from typing import Any
 
 from runcast.engine.actions.registry import get_action_type
 from runcast.errors import ValidationError, WorkflowInvalid
+from runcast.jsonsafe import json_problem
 
 STATUSES = ("ACTIVE", "INACTIVE")
 ON_ERROR = ("stop", "continue", "retry")
@@ -94,7 +95,10 @@ def _action_problems(action: dict[str, Any]) -> list[str]:
     if not isinstance(config, dict):
         problems.append("config must be an object")
     elif registered.validate is not None:
-        problems.extend(registered.validate(config))
+        try:
+            problems.extend(registered.validate(config))
+        except Exception as exc:  # a validator tripping on odd input is still a bad config
+            problems.append(f"config is invalid: {exc}")
     return problems
 
 
@@ -145,6 +149,9 @@ def check_actions(actions: Any) -> list[dict[str, Any]]:
 def _require_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationError("The request body must be a JSON object")
+    problem = json_problem(body)
+    if problem is not None:
+        raise ValidationError(f"The workflow is {problem}")
     unknown = sorted(set(body) - FIELDS)
     if unknown:
         raise _bad(unknown[0], "unknown field")

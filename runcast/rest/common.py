@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from runcast.errors import RuncastError, ValidationError
+from runcast.jsonsafe import json_problem
 from runcast.resolvers.auth import Caller, authenticate, bearer_from_header
 
 logger = logging.getLogger("runcast.rest")
@@ -40,9 +41,13 @@ async def read_json(request: Request, *, empty: Any = None) -> Any:
     if not raw.strip():
         return empty
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationError(f"The request body is not valid JSON: {exc}") from None
+    problem = json_problem(body)
+    if problem is not None:
+        raise ValidationError(f"The request body is {problem}")
+    return body
 
 
 def json_response(data: Any, status_code: int = 200) -> JSONResponse:

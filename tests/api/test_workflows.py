@@ -96,6 +96,9 @@ BAD_REQUESTS: list[tuple[str, Any]] = [
     ("no actions", b'{"name": "x"}'),
     ("unknown field", b'{"name": "x", "actions": [], "owner": "me"}'),
     ("bad utf8", b'{"name": "\xff\xfe"}'),
+    ("lone surrogate", b'{"name": "\\ud800", "actions": []}'),
+    ("infinity", b'{"name": "x", "timeoutMs": 1e999, "actions": []}'),
+    ("nul", b'{"name": "a\\u0000b", "actions": []}'),
 ]
 
 
@@ -193,6 +196,21 @@ INVALID_ACTIONS: list[tuple[str, dict[str, Any], str]] = [
         "not a {{ template }}",
     ),
     ("bad id", {**notify(), "id": "has space"}, "id must be"),
+    (
+        "api broken url",
+        {"type": "call_api", "config": {"url": "http://[::1"}},
+        "absolute http or https URL",
+    ),
+    (
+        "wait huge",
+        {"type": "wait", "config": {"durationMs": 1e300}},
+        "config.durationMs is required",
+    ),
+    (
+        "condition operator list",
+        {"type": "condition", "config": {"field": "trigger.a", "operator": []}},
+        "config.operator must be one of",
+    ),
 ]
 
 

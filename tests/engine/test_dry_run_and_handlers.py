@@ -140,7 +140,7 @@ async def test_custom_handler_dict_failure(client, tokens, handlers):
     [
         ("explode", "mail server on fire"),
         ("garbage", "handler returned int, not ActionResult"),
-        ("bad_output", "handler output is not JSON"),
+        ("bad_output", "handler output is not representable as JSON"),
     ],
 )
 async def test_broken_handlers_fail_their_step_only(client, tokens, handlers, action_type, message):

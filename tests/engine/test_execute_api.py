@@ -78,3 +78,28 @@ async def test_idempotency_key_returns_the_same_execution(client, tokens):
     )
     assert other.json()["execution"]["id"] not in ids
     assert await Execution.all().count() == 2
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"triggerData": {"n": 1e999}}',
+        b'{"triggerData": {"n": NaN}}',
+        b'{"variables": {"s": "\\ud800"}}',
+        b'{"variables": {"s": "a\\u0000b"}}',
+    ],
+)
+async def test_json_that_cannot_round_trip_is_400(client, tokens, raw):
+    workflow = await create_workflow(client, tokens.headers(), NOTE)
+    response = await client.post(
+        f"{WS}/workflows/{workflow['id']}/execute",
+        content=raw,
+        headers={**tokens.headers("editor"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert await Execution.all().count() == 0
+    listing = await client.get(
+        f"{WS}/workflows/{workflow['id']}/executions", headers=tokens.headers()
+    )
+    assert listing.status_code == 200

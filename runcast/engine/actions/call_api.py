@@ -14,6 +14,7 @@ from runcast.engine.actions.base import ActionContext, ActionResult
 from runcast.engine.actions.checks import is_template, optional_choice
 from runcast.engine.actions.registry import ActionType
 from runcast.engine.http_guard import BlockedAddressError
+from runcast.jsonsafe import json_problem
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 KEPT_RESPONSE_HEADERS = ("content-type", "content-length", "location", "retry-after", "etag")
@@ -23,8 +24,11 @@ SECRET_MARKERS = ("authorization", "cookie", "token", "secret", "password", "api
 
 
 def _valid_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
 
 
 def validate(config: dict[str, Any]) -> list[str]:
@@ -68,9 +72,10 @@ def _parse_body(raw: bytes, content_type: str, truncated: bool) -> Any:
     text = raw.decode("utf-8", errors="replace")
     if "json" in content_type and not truncated:
         try:
-            return json.loads(text)
+            parsed = json.loads(text)
         except ValueError:
             return text
+        return parsed if json_problem(parsed) is None else text
     return text
 
 

@@ -19,7 +19,7 @@ def validate(config: dict[str, Any]) -> list[str]:
     elif is_template(field):
         errors.append("config.field is a dotted path (trigger.userType), not a {{ template }}")
     operator = config.get("operator")
-    if operator not in OPERATORS:
+    if not isinstance(operator, str) or operator not in OPERATORS:
         errors.append(f"config.operator must be one of {', '.join(OPERATORS)}")
     elif operator not in UNARY_OPERATORS and "value" not in config:
         errors.append(f"config.value is required for operator {operator}")

@@ -18,7 +18,7 @@ def _duration(value: Any) -> int | None:
         return None
     try:
         duration = int(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return duration if 0 <= duration <= MAX_WAIT_MS else None
 
