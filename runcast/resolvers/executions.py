@@ -155,8 +155,8 @@ async def execute(
                 workflow_id=workflow.id, idempotency_key=request.idempotency_key
             )
         else:
-            engine.submit(execution.id)
             await engine.bus.publish_status(workflow.workspace_id, status_change(execution))  # type: ignore[attr-defined]
+            engine.submit(execution.id)
     if not request.wait:
         return Started(execution)
     finished = await engine.wait_finished(execution.id, WAIT_LIMIT_S)
