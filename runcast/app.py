@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -27,7 +28,8 @@ from runcast.rest import executions as rest_executions
 from runcast.rest import history as rest_history
 from runcast.rest import stream as rest_stream
 from runcast.rest import workflows as rest_workflows
-from runcast.rest.common import handle_errors
+from runcast.rest.common import handle_errors, handle_http_errors
+from runcast.rest.limits import BodyLimit
 from runcast.schema import build_schema
 from runcast.schema.context import RuncastGraphQL
 from runcast.settings import Settings
@@ -64,7 +66,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await hub.start()
             http = create_http_policy(settings.allow_private_network)
             engine = Engine(settings, EventBus(hub.broadcast), http, hub)
-            app.state.broadcast = hub.broadcast
             app.state.hub = hub
             app.state.engine = engine
             await engine.start(embedded=settings.database_url.startswith("sqlite"))
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *rest_history.ROUTES,
         *rest_workflows.ROUTES,
     ]
-    middleware = []
+    middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -102,7 +103,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
         ],
         middleware=middleware,
-        exception_handlers={RuncastError: handle_errors, Exception: handle_errors},
+        exception_handlers={
+            RuncastError: handle_errors,
+            HTTPException: handle_http_errors,
+            Exception: handle_errors,
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings

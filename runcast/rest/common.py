@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -25,19 +26,8 @@ async def caller_of(request: Request) -> Caller:
 
 
 async def read_json(request: Request, *, empty: Any = None) -> Any:
-    """Parse the body as JSON, refusing bodies over the configured size with 400."""
-    limit: int = request.app.state.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ValidationError(f"The request body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ValidationError(f"The request body is larger than {limit} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    """Parse the body as JSON (its size is capped by `rest.limits.BodyLimit`)."""
+    raw = await request.body()
     if not raw.strip():
         return empty
     try:
@@ -65,3 +55,11 @@ async def handle_errors(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     body = {"error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}}
     return JSONResponse(body, status_code=500)
+
+
+async def handle_http_errors(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 answers, in the contract's JSON error shape."""
+    assert isinstance(exc, HTTPException)
+    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+    body = {"error": {"code": codes.get(exc.status_code, "HTTP_ERROR"), "message": exc.detail}}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

@@ -120,3 +120,33 @@ async def test_healthz(client):
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+async def test_graphql_bodies_are_size_limited(client, tokens):
+    query = "{ me { id } }" + " " * 1_100_000
+    response = await client.post("/graphql", json={"query": query}, headers=tokens.headers())
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+    async def chunked():  # no Content-Length: the limit counts what arrives
+        yield b'{"query": "{ me { id } }", "pad": "'
+        for _ in range(12):
+            yield b"x" * 100_000
+        yield b'"}'
+
+    streamed = await client.post(
+        "/graphql",
+        content=chunked(),
+        headers={**tokens.headers(), "Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 400
+    assert "larger than" in streamed.json()["error"]["message"]
+
+
+async def test_unknown_routes_answer_json(client, tokens):
+    missing = await client.get("/api/nothing/here", headers=tokens.headers())
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "NOT_FOUND"
+    wrong = await client.put("/api/workspaces/acme/workflows", headers=tokens.headers())
+    assert wrong.status_code == 405
+    assert wrong.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
