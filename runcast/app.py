@@ -38,11 +38,12 @@ logger = logging.getLogger("runcast")
 
 
 async def healthz(request: Request) -> Response:
-    """200 once the database and the broadcast answer, 503 otherwise."""
+    """200 once the database and the broadcast answer, 503 otherwise (the broadcast's
+    state is the watchdog's last check)."""
     state = request.app.state
     try:
         await connections.get("default").execute_query("SELECT 1")
-        healthy = state.ready
+        healthy = state.ready and state.hub.healthy
     except Exception:
         healthy = False
     if not healthy:

@@ -132,6 +132,7 @@ class Hub:
         self.watchdog_interval = watchdog_interval
         self.probe_timeout = probe_timeout
         self.reconnects = 0
+        self.healthy = True
         self._dropped_before = 0
         self._channels: dict[str, _Channel] = {}
         self._closing: dict[str, asyncio.Task[None]] = {}
@@ -212,6 +213,7 @@ class Hub:
         back within `probe_timeout`, then send a new probe. Returns whether all was well."""
         async with self._check_lock:
             healthy = _listening(self.broadcast) and self._probe_answered()
+            self.healthy = healthy
             if not healthy:
                 await self._reconnect()
             if self._probe_token is None:

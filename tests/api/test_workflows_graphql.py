@@ -116,10 +116,12 @@ async def test_graphiql_is_served_on_get(client):
     assert "graphiql" in response.text.lower()
 
 
-async def test_healthz(client):
+async def test_healthz(client, app):
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+    app.state.hub.healthy = False  # what the watchdog records while the backend is down
+    assert (await client.get("/healthz")).status_code == 503
 
 
 async def test_graphql_bodies_are_size_limited(client, tokens):
