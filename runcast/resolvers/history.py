@@ -24,6 +24,7 @@ from runcast.resolvers.execution_views import (
     execution_view,
     summary_of,
 )
+from runcast.resolvers.executions import load_steps
 from runcast.resolvers.workflows import get_workflow_in
 
 STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
@@ -298,7 +299,7 @@ async def _one_execution(workflow: Workflow, execution_id: str) -> dict[str, Any
     execution = await Execution.get_or_none(id=execution_id, workflow_id=workflow.id)
     if execution is None:
         raise ExecutionNotFound(f"Execution {execution_id!r} not found in this workflow")
-    steps = list(await StepRun.filter(execution_id=execution.id).order_by("position"))
+    steps = await load_steps(execution.id)
     view = execution_view(execution, steps)
     view["executionSummary"] = summary_of([step.status for step in steps])
     view["workflow"] = {
