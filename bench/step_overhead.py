@@ -154,6 +154,26 @@ def _floor_target(database_url: str, execution_id: str) -> tuple[str, int, int, 
     return status, fencing, last_seq, [row[0] for row in steps]
 
 
+def _event_payloads(i: int) -> tuple[str, str]:
+    """The `step` and `progress` payloads a floor writes for step `i`, as JSON text."""
+    step_event = {
+        "actionId": f"action-{i}",
+        "actionType": "noop",
+        "status": "success",
+        "output": {"ok": True},
+        "durationMs": 1,
+    }
+    progress = {
+        "totalSteps": 40,
+        "completedSteps": i % 40,
+        "successfulSteps": i % 40,
+        "failedSteps": 0,
+        "percentage": 50,
+        "status": "RUNNING",
+    }
+    return json.dumps(step_event), json.dumps(progress)
+
+
 def floor_sqlite(database_url: str, execution_id: str, count: int) -> list[float]:
     """Per-step ms of the same writes through sqlite3, one transaction per step."""
     from runcast.db import SQLITE_PRAGMAS
@@ -169,25 +189,7 @@ def floor_sqlite(database_url: str, execution_id: str, count: int) -> list[float
             now = str(datetime.now(UTC))
             step, following = steps[i % len(steps)], steps[(i + 1) % len(steps)]
             output = json.dumps({"ok": True})
-            step_event = json.dumps(
-                {
-                    "actionId": f"action-{i}",
-                    "actionType": "noop",
-                    "status": "success",
-                    "output": {"ok": True},
-                    "durationMs": 1,
-                }
-            )
-            progress = json.dumps(
-                {
-                    "totalSteps": 40,
-                    "completedSteps": i % 40,
-                    "successfulSteps": i % 40,
-                    "failedSteps": 0,
-                    "percentage": 50,
-                    "status": "RUNNING",
-                }
-            )
+            step_event, progress = _event_payloads(i)
             db.execute("BEGIN")
             updated = db.execute(
                 "UPDATE execution SET last_seq = ? WHERE id = ? AND fencing_token = ? "
@@ -237,25 +239,7 @@ def floor_postgres(database_url: str, execution_id: str, count: int) -> list[flo
                 began = time.perf_counter()
                 now = datetime.now(UTC)
                 step, following = steps[i % len(steps)], steps[(i + 1) % len(steps)]
-                step_event = json.dumps(
-                    {
-                        "actionId": f"action-{i}",
-                        "actionType": "noop",
-                        "status": "success",
-                        "output": {"ok": True},
-                        "durationMs": 1,
-                    }
-                )
-                progress = json.dumps(
-                    {
-                        "totalSteps": 40,
-                        "completedSteps": i % 40,
-                        "successfulSteps": i % 40,
-                        "failedSteps": 0,
-                        "percentage": 50,
-                        "status": "RUNNING",
-                    }
-                )
+                step_event, progress = _event_payloads(i)
                 async with db.transaction():
                     updated = await db.execute(
                         "UPDATE execution SET last_seq = $1 WHERE id = $2 AND "
