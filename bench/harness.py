@@ -32,6 +32,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Ask a server to shut down (SIGINT); kill it if it has not within 20 s."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @dataclass
 class Server:
     url: str
@@ -106,11 +115,7 @@ def server(backend: str = "sqlite", **env: str) -> Iterator[Server]:
                 raise RuntimeError((Path(tmp) / "server.log").read_text()[-2000:])
             yield Server(url, process, database_url)
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process)
             log.close()
 
 

@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -59,6 +58,7 @@ from bench.harness import (
     run_loop,
     server,
     sql_rows,
+    stop_process,
     write_json,
 )
 
@@ -79,6 +79,19 @@ subscription Events($ws: String!, $id: String!) {
 """
 BLOCKER = [{"type": "wait", "config": {"durationMs": 600_000}}]
 NOOP = {"type": "noop", "config": {}}
+
+
+class Countdown:
+    """Called once per connected subscriber; `done` is set when all have connected."""
+
+    def __init__(self, expected: int) -> None:
+        self.remaining = expected
+        self.done = asyncio.Event()
+
+    def __call__(self) -> None:
+        self.remaining -= 1
+        if self.remaining <= 0:
+            self.done.set()
 
 
 def measured_actions(cycles: int, wait_ms: int, step: dict[str, Any] = NOOP) -> list[Any]:
@@ -237,14 +250,8 @@ async def engine_phase(
         measured = [await execute(workflow_id, trigger_data) for _ in range(executions)]
 
         gate = asyncio.Semaphore(concurrency)
-        connected = 0
-        all_connected = asyncio.Event()
-
-        def on_connected() -> None:
-            nonlocal connected
-            connected += 1
-            if connected == subscribers:
-                all_connected.set()
+        on_connected = Countdown(subscribers)
+        all_connected = on_connected.done
 
         began = time.monotonic()
         tasks = []
@@ -400,11 +407,7 @@ def relay_server() -> Iterator[tuple[str, int]]:
             time.sleep(0.05)
         yield url, process.pid
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
 
 
 async def floor_phase(
@@ -416,14 +419,8 @@ async def floor_phase(
     phase = Phase("sse relay (floor)", subscribers)
     receipts: list[tuple[int, str, float]] = []
     gate = asyncio.Semaphore(concurrency)
-    connected = 0
-    all_connected = asyncio.Event()
-
-    def on_connected() -> None:
-        nonlocal connected
-        connected += 1
-        if connected == subscribers:
-            all_connected.set()
+    on_connected = Countdown(subscribers)
+    all_connected = on_connected.done
 
     began = time.monotonic()
     tasks = [
