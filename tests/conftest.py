@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ TABLES = (
     "execution_event, step_run, execution, task, notification, workflow, api_token, "
     "membership, app_user, workspace"
 )
+SHUTDOWN_LIMIT_S = 20
 _postgres_migrated = False
 
 
@@ -69,8 +71,22 @@ async def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest)
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
     EXECUTOR_CACHE.clear()  # keyed by connection name, so it would mix SQL dialects
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+    lifespan = application.router.lifespan_context(application)
+    await lifespan.__aenter__()
+    yield application
+    try:
+        async with asyncio.timeout(SHUTDOWN_LIMIT_S):
+            await lifespan.__aexit__(None, None, None)
+    except TimeoutError:
+        pytest.fail(f"app shutdown took over {SHUTDOWN_LIMIT_S} s; tasks left:\n{_task_stacks()}")
+
+
+def _task_stacks() -> str:
+    """Every pending task of this loop with the place it waits at."""
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=8, file=out)
+    return out.getvalue()
 
 
 @pytest.fixture

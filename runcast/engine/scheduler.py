@@ -25,6 +25,7 @@ from runcast.models import Execution, StepRun
 from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES
 from runcast.resolvers.wire import utcnow
 from runcast.settings import Settings
+from runcast.tasks import cancel_and_wait
 
 logger = logging.getLogger("runcast.engine")
 
@@ -77,12 +78,10 @@ class Engine:
     async def stop(self) -> None:
         """Stop taking work and interrupt running executions without finishing them:
         they stay RUNNING and are resumed by the next node to claim them."""
-        for task in self._loops:
-            task.cancel()
         running = [task for task, _ in self._running.values()]
         for task in running:
             task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        await cancel_and_wait(self._loops, SHUTDOWN_WAIT_S)
         if running:
             await asyncio.wait(running, timeout=SHUTDOWN_WAIT_S)
         self._loops.clear()

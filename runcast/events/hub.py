@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 from broadcaster import Broadcast
 
+from runcast.tasks import cancel_and_wait
+
 logger = logging.getLogger("runcast.events")
 
 BUFFER_SIZE = 256
@@ -152,16 +154,14 @@ class Hub:
     async def stop(self) -> None:
         """Stop the watchdog and every pump, then close the connection."""
         if self._watchdog is not None:
-            self._watchdog.cancel()
-            await asyncio.gather(self._watchdog, return_exceptions=True)
+            await cancel_and_wait([self._watchdog], CLOSE_TIMEOUT_S)
             self._watchdog = None
         pumps = [*self._closing.values()]
         for entry in self._channels.values():
             entry.closed = True
             if entry.pump is not None:
-                entry.pump.cancel()
                 pumps.append(entry.pump)
-        await asyncio.gather(*pumps, return_exceptions=True)
+        await cancel_and_wait(pumps, CLOSE_TIMEOUT_S)
         self._channels.clear()
         self._probe = None
         await _close_backend(self.broadcast)
@@ -368,7 +368,4 @@ async def _close_backend(broadcast: Broadcast) -> None:
     with contextlib.suppress(Exception):
         async with asyncio.timeout(CLOSE_TIMEOUT_S):
             await backend.disconnect()
-    for listener in listeners:
-        if isinstance(listener, asyncio.Task):
-            listener.cancel()
-            await asyncio.gather(listener, return_exceptions=True)
+    await cancel_and_wait([t for t in listeners if isinstance(t, asyncio.Task)], CLOSE_TIMEOUT_S)

@@ -1,0 +1,34 @@
+"""Stopping background tasks for sure, within a bounded time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+logger = logging.getLogger("runcast")
+
+RECANCEL_S = 0.1
+
+
+async def cancel_and_wait(
+    tasks: Iterable[asyncio.Task[Any]], within_s: float
+) -> set[asyncio.Task[Any]]:
+    """Cancel `tasks` and wait until they end, for at most `within_s` seconds.
+
+    A cancel can be lost: before Python 3.12, `asyncio.wait_for` (used by database and
+    Redis drivers) swallows one that lands as its inner call completes, and a loop that
+    lost it runs on. So every task still running is cancelled again every `RECANCEL_S`.
+    Returns the tasks that did not end in time (logged), so shutdown never hangs on one.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    pending = {task for task in tasks if not task.done()}
+    while pending and (remaining := deadline - loop.time()) > 0:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(remaining, RECANCEL_S))
+    for task in pending:
+        logger.warning("task %r did not stop within %.1f s", task.get_name(), within_s)
+    return pending
