@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
 
 logger = logging.getLogger("runcast")
 
 RECANCEL_S = 0.1
+T = TypeVar("T")
 
 
 async def cancel_and_wait(
@@ -32,3 +33,16 @@ async def cancel_and_wait(
     for task in pending:
         logger.warning("task %r did not stop within %.1f s", task.get_name(), within_s)
     return pending
+
+
+async def run_to_end(awaitable: Awaitable[T]) -> T:
+    """Await `awaitable` to its end even when the caller is cancelled meanwhile, then let
+    the cancel through: a write and the in-memory state that mirrors it never part ways."""
+    work = asyncio.ensure_future(awaitable)
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait({work})
+        if not work.cancelled():
+            work.exception()  # retrieved; the cancel is what the caller sees
+        raise

@@ -1,10 +1,12 @@
 """Claiming runnable executions, in creation order, as one statement per batch.
 
-Runnable means PENDING, or RUNNING with an expired (or cleared) lease — the work of a node
-that died. On Postgres the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so
-nodes claiming at the same moment take disjoint batches without waiting on each other;
-SQLite has a single writer, which serialises claims by itself. Each claim bumps the fencing
-token: a node that lost its lease can no longer write step results.
+Runnable means PENDING or RUNNING with no lease or an expired one: queued work, or the work
+of a node that died (a PENDING execution holds a lease when the node whose request stored
+it runs it straight away). On Postgres the candidate rows are locked with
+`FOR UPDATE SKIP LOCKED`, so nodes claiming at the same moment take disjoint batches
+without waiting on each other; SQLite has a single writer, which serialises claims by
+itself. Each claim bumps the fencing token: a node that lost its lease can no longer write
+step results.
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ from runcast.db import db_value
 from runcast.models import Execution
 
 _RUNNABLE = (
-    "status = 'PENDING' OR (status = 'RUNNING' AND "
-    "(lease_expires_at IS NULL OR lease_expires_at < {now}))"
+    "status IN ('PENDING', 'RUNNING') AND (lease_expires_at IS NULL OR lease_expires_at < {now})"
 )
 _CLAIM = (
     "UPDATE execution SET status = 'RUNNING', lease_owner = {owner}, "

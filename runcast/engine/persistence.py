@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
-from runcast.engine import statements
+from runcast import statements
 from runcast.events.bus import EventBus
-from runcast.events.log import Event, append_events
+from runcast.events.log import Event, insert_events
 from runcast.models import Execution, StepRun
 from runcast.resolvers.execution_views import progress_of, status_change
 from runcast.resolvers.wire import iso, utcnow
+from runcast.tasks import run_to_end
 
 
 class StaleExecution(Exception):
@@ -91,8 +90,21 @@ async def commit(
     """Apply `changes` (and `finish`) to `execution` atomically, then publish the events.
 
     `start_next` is marked running in the same transaction: the runner starts it right
-    after this commit, and a resumed `wait` needs its start time.
+    after this commit, and a resumed `wait` needs its start time. A cancel of the caller
+    waits for the commit to end, so the objects in memory always say what was stored.
     """
+    return await run_to_end(_commit(execution, steps, changes, finish, guard, bus, start_next))
+
+
+async def _commit(
+    execution: Execution,
+    steps: list[StepRun],
+    changes: list[StepChange],
+    finish: Finish | None,
+    guard: dict[str, Any],
+    bus: EventBus,
+    start_next: StepRun | None,
+) -> list[Event]:
     now = utcnow()
     saved = [(c.step, _fields(c.step)) for c in changes]
     items: list[tuple[str, dict[str, Any]]] = []
@@ -126,25 +138,23 @@ async def commit(
             "duration_ms": duration,
             "lease_expires_at": None,
         }
+    dialect = statements.dialect()
+    sets = {"last_seq": execution.last_seq + len(items), **updates}
+    batch = [statements.update(dialect, Execution, sets, {"id": execution.id, **guard}, expect=1)]
+    batch += [
+        statements.update(dialect, StepRun, _fields(c.step), step_key(c.step)) for c in changes
+    ]
+    if start_next is not None:
+        batch.append(
+            statements.update(
+                dialect, StepRun, {"status": "running", "started_at": now}, step_key(start_next)
+            )
+        )
+    insert, events = insert_events(dialect, execution.id, execution.last_seq, items, now)
+    batch.append(insert)
     try:
-        async with in_transaction() as connection:
-            sets = {"last_seq": execution.last_seq + len(items), **updates}
-            if (
-                await statements.update(connection, Execution, sets, {"id": execution.id, **guard})
-                != 1
-            ):
-                raise StaleExecution(execution.id)
-            for change in changes:
-                step = change.step
-                await statements.update(connection, StepRun, _fields(step), {"id": step.id})
-            if start_next is not None:
-                await statements.update(
-                    connection,
-                    StepRun,
-                    {"status": "running", "started_at": now},
-                    {"id": start_next.id},
-                )
-            events = await append_events(connection, execution.id, execution.last_seq, items, now)
+        if not await statements.run(batch):
+            raise StaleExecution(execution.id)
     except BaseException:
         # Rolled back (or never begun): the steps in memory must say what the database says.
         for step, fields in saved:
@@ -160,3 +170,8 @@ async def commit(
     if finish is not None:
         await bus.publish_status(execution.workspace_id, status_change(execution))  # type: ignore[attr-defined]
     return events
+
+
+def step_key(step: StepRun) -> dict[str, Any]:
+    """The columns that name one step row."""
+    return {"execution_id": step.execution_id, "position": step.position}  # type: ignore[attr-defined]

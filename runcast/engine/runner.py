@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from runcast import statements
 from runcast.engine.actions.base import ActionContext, ActionResult
 from runcast.engine.actions.registry import ActionType, get_action_type
-from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit
+from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit, step_key
 from runcast.engine.templates import render
 from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, StepRun
@@ -26,6 +27,7 @@ from runcast.resolvers.execution_views import (
     status_change,
 )
 from runcast.resolvers.wire import utcnow
+from runcast.tasks import run_to_end
 
 if TYPE_CHECKING:
     from runcast.engine.scheduler import Engine
@@ -66,6 +68,13 @@ def coerce_result(raw: Any) -> ActionResult:
     return ActionResult(raw.success, raw.output, error, raw.retryable, raw.retry_after_s)
 
 
+def _start_statement(dialect: str, step: StepRun, started_at: datetime) -> statements.Statement:
+    """Mark `step` running since `started_at`."""
+    return statements.update(
+        dialect, StepRun, {"status": "running", "started_at": started_at}, step_key(step)
+    )
+
+
 class ExecutionRunner:
     """Walks an execution's steps. Owned by the engine, which may cancel it."""
 
@@ -75,7 +84,8 @@ class ExecutionRunner:
         self.engine = engine
         self.execution = execution
         self.steps = steps
-        self.guard = {"fencing_token": fencing_token, "status": "RUNNING"}
+        # PENDING when this node took the execution straight from its request (see `_begin`).
+        self.guard = {"fencing_token": fencing_token, "status": execution.status}
         self.cancel_requested = False
         self.started = False
         self.in_flight: StepRun | None = None
@@ -116,6 +126,8 @@ class ExecutionRunner:
             if execution.cancel_requested or self.cancel_requested:
                 await self._finish_cancelled()
                 return
+            if not await self._begin():
+                return
             await self.engine.bus.publish_status(
                 execution.workspace_id,  # type: ignore[attr-defined]
                 status_change(execution),
@@ -131,6 +143,31 @@ class ExecutionRunner:
             await asyncio.shield(self._finish_cancelled())
         except StaleExecution:
             logger.warning("execution %s was taken over; this node stops it", execution.id)
+
+    async def _begin(self) -> bool:
+        """Move an execution taken straight from its request from PENDING to RUNNING, and
+        start its first step, in one write. False when a cancel got there first."""
+        if self.execution.status != "PENDING":
+            return True
+        unfinished = self._unfinished()
+        first = unfinished[0] if unfinished else None
+        dialect = statements.dialect()
+        execution_id = self.execution.id
+        batch = [
+            statements.update(
+                dialect, Execution, {"status": "RUNNING"}, {"id": execution_id, **self.guard}, 1
+            )
+        ]
+        started_at = utcnow()
+        if first is not None:
+            started_at = first.started_at or started_at
+            batch.append(_start_statement(dialect, first, started_at))
+        if not await run_to_end(statements.run(batch)):
+            return False
+        self.execution.status = self.guard["status"] = "RUNNING"
+        if first is not None:
+            first.status, first.started_at = "running", started_at
+        return True
 
     def deadline(self) -> datetime | None:
         """When the workflow's `timeoutMs` runs out, if it has one."""
@@ -156,13 +193,12 @@ class ExecutionRunner:
                 continue
             action = actions[index]
             self.in_flight = step
-            if step.started_at is None:
-                step.started_at = utcnow()
             if step.status != "running":
-                step.status = "running"
-                await StepRun.filter(id=step.id).update(
-                    status="running", started_at=step.started_at
+                now = step.started_at or utcnow()
+                await run_to_end(
+                    statements.run([_start_statement(statements.dialect(), step, now)])
                 )
+                step.status, step.started_at = "running", now
             change, halt = await self._run_step(action, step)
             rest = [s for s in self.steps[index + 1 :] if s.status not in FINAL_STEP_STATUSES]
             if change.status == "failed" and action.get("onError", "stop") != "continue":

@@ -59,16 +59,45 @@ class Engine:
         self._waiters: dict[str, _Waiters] = {}
         self._cancel_on_start: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._reserved = 0
+        self._backlog = True
 
     @property
     def running_count(self) -> int:
         return len(self._running)
 
+    def _free_slots(self) -> int:
+        return self.settings.max_concurrent_executions - len(self._running) - self._reserved
+
+    def reserve(self) -> bool:
+        """Reserve a slot for an execution that its request is about to store, so this node
+        runs it straight away instead of queueing it for the dispatcher. Only when a slot
+        is free and no queued work is known: executions still start in creation order.
+        The caller must `adopt` the execution or `unreserve`."""
+        if self._backlog or self._free_slots() <= 0:
+            return False
+        self._reserved += 1
+        return True
+
+    def unreserve(self) -> None:
+        self._reserved -= 1
+        self._wake.set()
+
+    def adopt(self, execution: Execution, steps: list[StepRun]) -> None:
+        """Run an execution stored by this node's request with its lease (see `reserve`)."""
+        self._reserved -= 1
+        self._launch(ExecutionRunner(self, execution, steps, execution.fencing_token))
+
+    def queued(self) -> None:
+        """An execution was stored PENDING for the dispatcher to claim."""
+        self._backlog = True
+        self._wake.set()
+
     async def start(self, embedded: bool) -> None:
         """Start the dispatcher and heartbeat; pick up work left by a previous process."""
         if embedded:
-            # One node owns an embedded database: whatever is RUNNING was left by a crash.
-            await Execution.filter(status="RUNNING").update(lease_expires_at=None)
+            # One node owns an embedded database: any lease was left by a crash.
+            await Execution.filter(status__in=("PENDING", "RUNNING")).update(lease_expires_at=None)
         self._loops = [
             asyncio.create_task(self._dispatch_loop(), name="engine dispatcher"),
             asyncio.create_task(self._heartbeat_loop(), name="engine heartbeat"),
@@ -85,10 +114,6 @@ class Engine:
         if running:
             await asyncio.wait(running, timeout=SHUTDOWN_WAIT_S)
         self._loops.clear()
-
-    def submit(self, execution_id: str) -> None:
-        """Tell the dispatcher that an execution is waiting."""
-        self._wake.set()
 
     async def wait_finished(self, execution_id: str, within_s: float) -> ExecutionRunner | None:
         """Wait until the execution reached a final state, or for `within_s` seconds.
@@ -152,15 +177,18 @@ class Engine:
     async def _dispatch_loop(self) -> None:
         while True:
             self._wake.clear()
-            free = self.settings.max_concurrent_executions - len(self._running)
-            if free > 0:
+            free = self._free_slots()
+            if free <= 0:
+                self._backlog = True
+            else:
                 try:
                     claimed = await claim_batch(self.node_id, free, utcnow(), self.lease)
                     await self._start(claimed)
                 except Exception:
                     logger.exception("claiming executions failed")
                     claimed = []
-                if len(claimed) == free:
+                self._backlog = len(claimed) == free
+                if self._backlog:
                     continue
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.poll_seconds):
@@ -178,9 +206,12 @@ class Engine:
             execution = executions[execution_id]
             if execution_id in self._cancel_on_start:
                 execution.cancel_requested = True
-            runner = ExecutionRunner(self, execution, steps[execution_id], token)
-            task = asyncio.create_task(self._run(runner), name=f"execution {execution_id}")
-            self._running[execution_id] = (task, runner)
+            self._launch(ExecutionRunner(self, execution, steps[execution_id], token))
+
+    def _launch(self, runner: ExecutionRunner) -> None:
+        execution_id = runner.execution.id
+        task = asyncio.create_task(self._run(runner), name=f"execution {execution_id}")
+        self._running[execution_id] = (task, runner)
 
     async def _run(self, runner: ExecutionRunner) -> None:
         execution_id = runner.execution.id
@@ -209,9 +240,9 @@ class Engine:
         reap runs that outlived their workflow timeout."""
         ids = list(self._running)
         if ids:
-            await Execution.filter(id__in=ids, lease_owner=self.node_id, status="RUNNING").update(
-                lease_expires_at=utcnow() + self.lease
-            )
+            await Execution.filter(
+                id__in=ids, lease_owner=self.node_id, status__in=("PENDING", "RUNNING")
+            ).update(lease_expires_at=utcnow() + self.lease)
             await self._check_flags(ids)
         await self._reap_overdue()
 

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient
-
-from runcast.db import db_value, placeholders
+from runcast import statements
 from runcast.models import ExecutionEvent
+from runcast.statements import Statement
 
 
 @dataclass(frozen=True)
@@ -34,32 +33,30 @@ class Event:
         return cls(message["executionId"], int(message["seq"]), message["type"], message["data"])
 
 
-async def append_events(
-    connection: BaseDBAsyncClient,
+def insert_events(
+    dialect: str,
     execution_id: str,
     after_seq: int,
     items: list[tuple[str, dict[str, Any]]],
     now: datetime,
-) -> list[Event]:
-    """Store `items` as events numbered from `after_seq + 1`; the caller commits."""
+) -> tuple[Statement, list[Event]]:
+    """The statement storing `items` as events numbered from `after_seq + 1`, and those
+    events; the caller runs it in its transaction."""
     events = [
         Event(execution_id, after_seq + offset, kind, data)
         for offset, (kind, data) in enumerate(items, start=1)
     ]
-    marks = ", ".join(placeholders(connection, 5))
-    sql = (
-        f"INSERT INTO {ExecutionEvent._meta.db_table} "
-        f"(execution_id, seq, type, payload, created_at) VALUES ({marks})"
-    )
-    created = db_value(ExecutionEvent, "created_at", now)
-    await connection.execute_many(
-        sql,
-        [
-            [e.execution_id, e.seq, e.type, db_value(ExecutionEvent, "payload", e.data), created]
-            for e in events
-        ],
-    )
-    return events
+    records = [
+        {
+            "execution_id": execution_id,
+            "seq": e.seq,
+            "type": e.type,
+            "payload": e.data,
+            "created_at": now,
+        }
+        for e in events
+    ]
+    return statements.insert(dialect, ExecutionEvent, records), events
 
 
 async def read_events(execution_id: str, after_seq: int = 0) -> list[Event]:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
+from runcast import statements
 from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit
 from runcast.engine.runner import CANCELLED_MESSAGE
 from runcast.engine.scheduler import Engine
@@ -94,36 +94,43 @@ async def load_steps(execution_id: str) -> list[StepRun]:
     return list(await StepRun.filter(execution_id=execution_id).order_by("position"))
 
 
-async def _insert(workflow: Workflow, caller: Caller, request: ExecuteRequest) -> Execution:
+async def _insert(
+    workflow: Workflow, caller: Caller, request: ExecuteRequest, engine: Engine, run_here: bool
+) -> tuple[Execution, list[StepRun]]:
+    """Store the execution (a snapshot of the actions) and its steps in one transaction.
+    With `run_here` it carries this node's lease, so no other node claims it."""
     now = utcnow()
-    async with in_transaction() as connection:
-        execution = await Execution.create(
-            id=new_id("exec"),
-            workspace_id=workflow.workspace_id,  # type: ignore[attr-defined]
-            workflow_id=workflow.id,
-            status="PENDING",
-            trigger_type="manual",
-            trigger_data=request.trigger_data,
-            variables=request.variables,
-            actions=workflow.actions,
-            timeout_ms=workflow.timeout_ms,
-            triggered_by=caller.user_id,
-            is_simulation=request.dry_run,
-            idempotency_key=request.idempotency_key,
-            created_at=now,
-            started_at=now,
-            using_db=connection,
-        )
-        await StepRun.bulk_create(
-            [
-                StepRun(
-                    execution_id=execution.id, position=i, action_id=a["id"], action_type=a["type"]
-                )
-                for i, a in enumerate(workflow.actions)
-            ],
-            using_db=connection,
-        )
-    return execution
+    execution = Execution(
+        id=new_id("exec"),
+        workspace_id=workflow.workspace_id,  # type: ignore[attr-defined]
+        workflow_id=workflow.id,
+        status="PENDING",
+        trigger_type="manual",
+        trigger_data=request.trigger_data,
+        variables=request.variables,
+        actions=workflow.actions,
+        timeout_ms=workflow.timeout_ms,
+        triggered_by=caller.user_id,
+        is_simulation=request.dry_run,
+        idempotency_key=request.idempotency_key,
+        created_at=now,
+        started_at=now,
+    )
+    if run_here:
+        execution.lease_owner = engine.node_id
+        execution.lease_expires_at = now + engine.lease
+        execution.fencing_token = 1
+    steps = [
+        StepRun(execution_id=execution.id, position=i, action_id=a["id"], action_type=a["type"])
+        for i, a in enumerate(workflow.actions)
+    ]
+    dialect = statements.dialect()
+    batch = [statements.insert(dialect, Execution, [statements.stored_fields(execution)])]
+    if steps:
+        records = [statements.stored_fields(step, skip=("id",)) for step in steps]
+        batch.append(statements.insert(dialect, StepRun, records))
+    await statements.run(batch)
+    return execution, steps
 
 
 @dataclass(frozen=True)
@@ -148,22 +155,31 @@ async def execute(
             workflow_id=workflow.id, idempotency_key=request.idempotency_key
         )
     if execution is None:
+        run_here = engine.reserve()
         try:
-            execution = await _insert(workflow, caller, request)
+            execution, steps = await _insert(workflow, caller, request, engine, run_here)
         except IntegrityError:
+            if run_here:
+                engine.unreserve()
             execution = await Execution.get(
                 workflow_id=workflow.id, idempotency_key=request.idempotency_key
             )
+        except BaseException:
+            if run_here:
+                engine.unreserve()
+            raise
         else:
             await engine.bus.publish_status(workflow.workspace_id, status_change(execution))  # type: ignore[attr-defined]
-            engine.submit(execution.id)
+            if run_here:
+                engine.adopt(execution, steps)
+            else:
+                engine.queued()
     if not request.wait:
         return Started(execution)
     finished = await engine.wait_finished(execution.id, WAIT_LIMIT_S)
     if finished is not None:
         return Started(finished.execution, finished.steps)
-    await execution.refresh_from_db()
-    return Started(execution)
+    return Started(await Execution.get(id=execution.id))
 
 
 async def execution_with_steps(started: Started) -> dict[str, Any]:

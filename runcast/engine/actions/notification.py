@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from runcast import statements
 from runcast.engine.actions.base import ActionContext, ActionResult
 from runcast.engine.actions.checks import optional_string, require_string
 from runcast.engine.actions.registry import ActionType
 from runcast.ids import stable_id
 from runcast.models import Notification
+from runcast.resolvers.wire import utcnow
 
 
 def validate(config: dict[str, Any]) -> list[str]:
@@ -29,13 +31,15 @@ async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
     if context.dry_run:
         return ActionResult(True, {**output, "notificationSent": False, "simulated": True})
     notification_id = stable_id("ntf", context.idempotency_key)
-    await Notification.get_or_create(
-        id=notification_id,
-        defaults={
+    await statements.insert_once(
+        Notification,
+        {
+            "id": notification_id,
             "workspace_id": context.workspace_id,
             "execution_id": context.execution_id,
             "message": message,
             "recipient": recipient,
+            "created_at": utcnow(),
         },
     )
     return ActionResult(True, {**output, "notificationId": notification_id})

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from runcast import statements
 from runcast.engine.actions.base import ActionContext, ActionResult
 from runcast.engine.actions.checks import optional_choice, optional_string, require_string
 from runcast.engine.actions.registry import ActionType
 from runcast.ids import stable_id
 from runcast.models import Task
+from runcast.resolvers.wire import utcnow
 
 PRIORITIES = ("LOW", "MEDIUM", "HIGH", "URGENT")
 
@@ -45,12 +47,14 @@ async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
             True, {"taskId": None, "title": title, "status": "TODO", "simulated": True}
         )
     task_id = stable_id("task", context.idempotency_key)
-    await Task.get_or_create(
-        id=task_id,
-        defaults={
+    await statements.insert_once(
+        Task,
+        {
+            "id": task_id,
             "workspace_id": context.workspace_id,
             "execution_id": context.execution_id,
             "status": "TODO",
+            "created_at": utcnow(),
             **fields,
         },
     )

@@ -1,0 +1,231 @@
+"""The writes of the execution path as plain SQL, run as one transaction per call.
+
+The ORM's query builder costs more than these writes, and on SQLite every statement sent
+through it is one hand-off to the driver's thread (three more for BEGIN and COMMIT): `run`
+sends a whole transaction in one. Table and column names come from the models, never from
+input; values are bound parameters, converted with the models' own field converters so
+they match what the ORM stores (JSON text, timestamps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from runcast.db import db_value
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement with one parameter row per execution of it."""
+
+    sql: str
+    rows: list[list[Any]]
+    expect: int | None = None
+    """How many rows it must change; otherwise the whole transaction is rolled back."""
+
+
+class _Unexpected(Exception):
+    """A statement changed another number of rows than it expected."""
+
+
+def dialect() -> str:
+    return str(connections.get("default").capabilities.dialect)
+
+
+def _marks(dialect_name: str, count: int) -> list[str]:
+    if dialect_name == "postgres":
+        return [f"${n}" for n in range(1, count + 1)]
+    return ["?"] * count
+
+
+def update(
+    dialect_name: str,
+    model: type[Model],
+    sets: Mapping[str, Any],
+    where: Mapping[str, Any],
+    expect: int | None = None,
+) -> Statement:
+    """`UPDATE <table> SET … WHERE …` (every condition an equality)."""
+    marks = _marks(dialect_name, len(sets) + len(where))
+    assignments = ", ".join(f"{column} = {mark}" for column, mark in zip(sets, marks, strict=False))
+    conditions = " AND ".join(
+        f"{column} = {mark}" for column, mark in zip(where, marks[len(sets) :], strict=False)
+    )
+    values = [db_value(model, c, v) for c, v in (*sets.items(), *where.items())]
+    sql = f"UPDATE {model._meta.db_table} SET {assignments} WHERE {conditions}"
+    return Statement(sql, [values], expect)
+
+
+def insert(
+    dialect_name: str,
+    model: type[Model],
+    records: Sequence[Mapping[str, Any]],
+    skip_existing: bool = False,
+) -> Statement:
+    """`INSERT` of `records` (column → value, the same columns in each) into `model`'s table;
+    with `skip_existing`, a record whose key is already stored is left out."""
+    columns = list(records[0])
+    marks = ", ".join(_marks(dialect_name, len(columns)))
+    sql = f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) VALUES ({marks})"
+    if skip_existing:
+        sql += " ON CONFLICT DO NOTHING"
+    rows = [[db_value(model, c, record[c]) for c in columns] for record in records]
+    return Statement(sql, rows)
+
+
+def stored_fields(instance: Model, skip: Sequence[str] = ()) -> dict[str, Any]:
+    """Every stored column of `instance` but `skip`, as a record for `insert`."""
+    projection = instance._meta.fields_db_projection
+    return {column: getattr(instance, column) for column in projection if column not in skip}
+
+
+async def insert_once(model: type[Model], record: Mapping[str, Any]) -> None:
+    """Store `record` unless a row with its key exists (a step that runs again)."""
+    await run([insert(dialect(), model, [record], skip_existing=True)])
+
+
+async def run(statements: Sequence[Statement]) -> bool:
+    """Run `statements` in one transaction. False, with nothing written, when one of them
+    changed another number of rows than it expected; IntegrityError on a constraint."""
+    client = connections.get("default")
+    if client.capabilities.dialect == "sqlite":
+        return await _run_sqlite(client, statements)
+    try:
+        async with in_transaction() as connection:
+            for statement in statements:
+                changed = await _execute(connection, statement)
+                if statement.expect is not None and changed != statement.expect:
+                    raise _Unexpected
+    except _Unexpected:
+        return False
+    return True
+
+
+async def _execute(connection: BaseDBAsyncClient, statement: Statement) -> int:
+    if len(statement.rows) == 1:
+        changed, _ = await connection.execute_query(statement.sql, statement.rows[0])
+        return int(changed)
+    await connection.execute_many(statement.sql, statement.rows)
+    return len(statement.rows)
+
+
+# Tortoise has no public way to run several statements in one trip to aiosqlite's thread;
+# this is the only place that touches its SQLite client's internals: the lock with which
+# Tortoise serialises its own use of the connection, and aiosqlite's call into its thread.
+
+
+class _GroupCommit:
+    """SQLite's writes, grouped: the transactions handed in while one trip to the driver's
+    thread is under way go together in the next trip, each in its own savepoint under one
+    COMMIT. The connection is serial, so under load this is what lets writes keep up."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.queue: list[tuple[Sequence[Statement], asyncio.Future[bool]]] = []
+        self.drainer: asyncio.Task[None] | None = None
+
+    async def run(self, statements: Sequence[Statement]) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.queue.append((statements, future))
+        if self.drainer is None or self.drainer.done():
+            self.drainer = asyncio.create_task(self._drain(), name="sqlite group commit")
+        return await future
+
+    async def _drain(self) -> None:
+        while self.queue:
+            group = [(s, f) for s, f in self.queue if not f.done()]
+            self.queue = []
+            if group:
+                await self._trip(group)
+
+    async def _trip(self, group: list[tuple[Sequence[Statement], asyncio.Future[bool]]]) -> None:
+        client = self.client
+        try:
+            async with client._lock:
+                if client._connection is None:
+                    await client.create_connection(with_db=True)
+                connection = client._connection
+                results = await connection._execute(
+                    _transactions, connection._conn, [statements for statements, _ in group]
+                )
+        except Exception as exc:  # the whole trip failed: every transaction in it did
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(_translated(exc))
+            return
+        except BaseException:
+            for _, future in group:
+                future.cancel()
+            raise
+        for (_, future), result in zip(group, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(_translated(result))
+            else:
+                future.set_result(result)
+
+
+_groups: weakref.WeakKeyDictionary[Any, _GroupCommit] = weakref.WeakKeyDictionary()
+
+
+async def _run_sqlite(client: Any, statements: Sequence[Statement]) -> bool:
+    group = _groups.get(client)
+    if group is None:
+        group = _groups[client] = _GroupCommit(client)
+    return await group.run(statements)
+
+
+def _translated(exc: Exception) -> Exception:
+    if isinstance(exc, sqlite3.IntegrityError):
+        return IntegrityError(exc)
+    if isinstance(exc, sqlite3.Error):
+        return OperationalError(exc)
+    return exc
+
+
+def _transactions(
+    connection: sqlite3.Connection, group: Sequence[Sequence[Statement]]
+) -> list[bool | Exception]:
+    """Runs in aiosqlite's thread, on a connection in autocommit mode: each transaction of
+    `group` in a savepoint (rolled back alone when it fails), all under one COMMIT."""
+    results: list[bool | Exception] = []
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for statements in group:
+            connection.execute("SAVEPOINT one")
+            try:
+                result: bool | Exception = _apply(connection, statements)
+            except sqlite3.Error as exc:
+                result = exc
+            if result is not True:
+                connection.execute("ROLLBACK TO one")
+            connection.execute("RELEASE one")
+            results.append(result)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return results
+
+
+def _apply(connection: sqlite3.Connection, statements: Sequence[Statement]) -> bool:
+    for statement in statements:
+        if len(statement.rows) == 1:
+            changed = connection.execute(statement.sql, statement.rows[0]).rowcount
+        else:
+            changed = connection.executemany(statement.sql, statement.rows).rowcount
+        if statement.expect is not None and changed != statement.expect:
+            return False
+    return True
