@@ -94,7 +94,7 @@ async def load_steps(execution_id: str) -> list[StepRun]:
     return list(await StepRun.filter(execution_id=execution_id).order_by("position"))
 
 
-async def _insert(
+async def store_execution(
     workflow: Workflow, caller: Caller, request: ExecuteRequest, engine: Engine, run_here: bool
 ) -> tuple[Execution, list[StepRun]]:
     """Store the execution (a snapshot of the actions) and its steps in one transaction.
@@ -157,7 +157,7 @@ async def execute(
     if execution is None:
         run_here = engine.reserve()
         try:
-            execution, steps = await _insert(workflow, caller, request, engine, run_here)
+            execution, steps = await store_execution(workflow, caller, request, engine, run_here)
         except IntegrityError:
             if run_here:
                 engine.unreserve()

@@ -1,0 +1,138 @@
+"""The execution path's writes: grouped transactions stay apart, side effects are stored
+once, and an execution run straight from its request is guarded by its lease."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from tortoise.exceptions import IntegrityError
+
+from runcast import statements
+from runcast.engine.claims import claim_batch
+from runcast.models import (
+    Execution,
+    ExecutionEvent,
+    Notification,
+    StepRun,
+    Workflow,
+    Workspace,
+)
+from runcast.resolvers.auth import Caller
+from runcast.resolvers.executions import ExecuteRequest, store_execution
+from runcast.resolvers.wire import utcnow
+from tests.helpers import WS, create_workflow, notify
+
+
+def _notification(workspace_id: str, notification_id: str) -> dict[str, object]:
+    return {
+        "id": notification_id,
+        "workspace_id": workspace_id,
+        "execution_id": None,
+        "message": f"message {notification_id}",
+        "recipient": None,
+        "created_at": utcnow(),
+    }
+
+
+async def test_transactions_run_together_succeed_or_fail_on_their_own(app, tokens):
+    workspace = await Workspace.get(slug="acme")
+    dialect = statements.dialect()
+    await statements.run(
+        [statements.insert(dialect, Notification, [_notification(workspace.id, "ntf_taken")])]
+    )
+
+    def insert(notification_id: str) -> statements.Statement:
+        return statements.insert(
+            dialect, Notification, [_notification(workspace.id, notification_id)]
+        )
+
+    guard_fails = statements.update(
+        dialect, Notification, {"message": "changed"}, {"id": "ntf_missing"}, expect=1
+    )
+    results = await asyncio.gather(
+        statements.run([insert("ntf_a")]),
+        statements.run([insert("ntf_b"), guard_fails]),
+        statements.run([insert("ntf_c"), insert("ntf_taken")]),
+        statements.run([insert("ntf_d")]),
+        return_exceptions=True,
+    )
+    assert results[0] is True
+    assert results[1] is False
+    assert isinstance(results[2], IntegrityError)
+    assert results[3] is True
+    stored = await Notification.all().order_by("id").values_list("id", "message")
+    assert stored == [
+        ("ntf_a", "message ntf_a"),
+        ("ntf_d", "message ntf_d"),
+        ("ntf_taken", "message ntf_taken"),
+    ]
+
+
+async def test_insert_once_keeps_the_first_record(app, tokens):
+    workspace = await Workspace.get(slug="acme")
+    first = _notification(workspace.id, "ntf_once")
+    await statements.insert_once(Notification, first)
+    await statements.insert_once(Notification, {**first, "message": "second"})
+    assert await Notification.filter(id="ntf_once").values_list("message", flat=True) == [
+        "message ntf_once"
+    ]
+
+
+@pytest.mark.settings(poll_seconds=3600)
+async def test_an_execution_leased_to_its_node_is_claimed_only_after_the_lease_expires(
+    app, client, tokens
+):
+    workflow = await create_workflow(client, tokens.headers(), notify())
+    assert app.state.engine.reserve()
+    execution, _ = await _store(app, workflow["id"])
+    app.state.engine.unreserve()
+    stored = await Execution.get(id=execution.id)
+    assert (stored.status, stored.lease_owner, stored.fencing_token) == ("PENDING", "node_test", 1)
+
+    assert await claim_batch("node_other", 10, utcnow(), timedelta(seconds=30)) == []
+    await Execution.filter(id=stored.id).update(lease_expires_at=utcnow() - timedelta(seconds=1))
+    claimed = await claim_batch("node_other", 10, utcnow(), timedelta(seconds=30))
+    assert claimed == [(stored.id, 2)]
+
+
+@pytest.mark.settings(poll_seconds=3600)
+async def test_a_cancel_before_the_run_begins_wins_over_the_run(app, client, tokens):
+    workflow = await create_workflow(client, tokens.headers(), notify(), notify("Second"))
+    engine = app.state.engine
+    assert engine.reserve()
+    execution, steps = await _store(app, workflow["id"])
+
+    response = await client.delete(
+        f"{WS}/workflows/executions/{execution.id}", headers=tokens.headers("editor")
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["execution"]["status"] == "CANCELLED"
+
+    engine.adopt(execution, steps)
+    for _ in range(200):
+        if not engine.running_count:
+            break
+        await asyncio.sleep(0.01)
+    assert engine.running_count == 0
+    stored = await Execution.get(id=execution.id)
+    assert stored.status == "CANCELLED"
+    step_statuses = await StepRun.filter(execution_id=execution.id).values_list("status", flat=True)
+    assert step_statuses == ["skipped", "skipped"]
+    assert await Notification.filter(execution_id=execution.id).count() == 0
+    kinds = (
+        await ExecutionEvent.filter(execution_id=execution.id)
+        .order_by("seq")
+        .values_list("type", flat=True)
+    )
+    assert kinds == ["step", "progress", "step", "progress", "complete"]
+
+
+async def _store(app, workflow_id: str) -> tuple[Execution, list[StepRun]]:
+    """Store an execution as a request does when its node runs it (after `reserve`)."""
+    workflow = await Workflow.get(id=workflow_id)
+    request = ExecuteRequest({}, {}, dry_run=False, wait=False, idempotency_key=None)
+    return await store_execution(
+        workflow, Caller("user_test", "tester"), request, app.state.engine, run_here=True
+    )
