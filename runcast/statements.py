@@ -14,7 +14,7 @@ import sqlite3
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -23,6 +23,8 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from runcast.db import db_value
+
+M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,14 @@ class Statement:
     rows: list[list[Any]]
     expect: int | None = None
     """How many rows it must change; otherwise the whole transaction is rolled back."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """One read: SQL with `?` marks (rewritten for Postgres) and its parameters."""
+
+    sql: str
+    params: list[Any]
 
 
 class _Unexpected(Exception):
@@ -95,12 +105,35 @@ async def insert_once(model: type[Model], record: Mapping[str, Any]) -> None:
     await run([insert(dialect(), model, [record], skip_existing=True)])
 
 
+async def fetch(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    """The rows of one read on the hot path (`?` marks in `sql`). On SQLite it rides along
+    with the writes of the next trip to the driver's thread instead of waiting for its own."""
+    client = connections.get("default")
+    if client.capabilities.dialect == "sqlite":
+        rows = await _group_of(client).submit(Query(sql, list(params)))
+        return list(rows)
+    marks = iter(_marks("postgres", sql.count("?")))
+    numbered = "".join(next(marks) if char == "?" else char for char in sql)
+    return list(await client.execute_query_dict(numbered, list(params)))
+
+
+def columns(model: type[Model], alias: str) -> str:
+    """`alias.column, …` for every stored column of `model`, to select it whole."""
+    return ", ".join(f"{alias}.{column}" for column in model._meta.fields_db_projection.values())
+
+
+def instance(model: type[M], row: Mapping[str, Any]) -> M:
+    """The model instance a row of `columns(model, …)` holds, as the ORM would load it."""
+    stored = {column: row[column] for column in model._meta.fields_db_projection.values()}
+    return model._init_from_db(**stored)
+
+
 async def run(statements: Sequence[Statement]) -> bool:
     """Run `statements` in one transaction. False, with nothing written, when one of them
     changed another number of rows than it expected; IntegrityError on a constraint."""
     client = connections.get("default")
     if client.capabilities.dialect == "sqlite":
-        return await _run_sqlite(client, statements)
+        return bool(await _group_of(client).submit(statements))
     try:
         async with in_transaction() as connection:
             for statement in statements:
@@ -125,31 +158,36 @@ async def _execute(connection: BaseDBAsyncClient, statement: Statement) -> int:
 # Tortoise serialises its own use of the connection, and aiosqlite's call into its thread.
 
 
+Work = Sequence[Statement] | Query
+Result = bool | list[dict[str, Any]]
+
+
 class _GroupCommit:
-    """SQLite's writes, grouped: the transactions handed in while one trip to the driver's
-    thread is under way go together in the next trip, each in its own savepoint under one
-    COMMIT. The connection is serial, so under load this is what lets writes keep up."""
+    """SQLite's hot-path work, grouped: the transactions and reads handed in while one trip
+    to the driver's thread is under way go together in the next trip, each transaction in
+    its own savepoint under one COMMIT. The connection is serial, and a trip costs more in
+    waiting for threads than in SQLite's work, so under load this is what lets it keep up."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self.queue: list[tuple[Sequence[Statement], asyncio.Future[bool]]] = []
+        self.queue: list[tuple[Work, asyncio.Future[Result]]] = []
         self.drainer: asyncio.Task[None] | None = None
 
-    async def run(self, statements: Sequence[Statement]) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.queue.append((statements, future))
+    async def submit(self, work: Work) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self.queue.append((work, future))
         if self.drainer is None or self.drainer.done():
             self.drainer = asyncio.create_task(self._drain(), name="sqlite group commit")
         return await future
 
     async def _drain(self) -> None:
         while self.queue:
-            group = [(s, f) for s, f in self.queue if not f.done()]
+            group = [(w, f) for w, f in self.queue if not f.done()]
             self.queue = []
             if group:
                 await self._trip(group)
 
-    async def _trip(self, group: list[tuple[Sequence[Statement], asyncio.Future[bool]]]) -> None:
+    async def _trip(self, group: list[tuple[Work, asyncio.Future[Result]]]) -> None:
         client = self.client
         try:
             async with client._lock:
@@ -157,7 +195,7 @@ class _GroupCommit:
                     await client.create_connection(with_db=True)
                 connection = client._connection
                 results = await connection._execute(
-                    _transactions, connection._conn, [statements for statements, _ in group]
+                    _run_group, connection._conn, [work for work, _ in group]
                 )
         except Exception as exc:  # the whole trip failed: every transaction in it did
             for _, future in group:
@@ -180,11 +218,11 @@ class _GroupCommit:
 _groups: weakref.WeakKeyDictionary[Any, _GroupCommit] = weakref.WeakKeyDictionary()
 
 
-async def _run_sqlite(client: Any, statements: Sequence[Statement]) -> bool:
+def _group_of(client: Any) -> _GroupCommit:
     group = _groups.get(client)
     if group is None:
         group = _groups[client] = _GroupCommit(client)
-    return await group.run(statements)
+    return group
 
 
 def _translated(exc: Exception) -> Exception:
@@ -195,29 +233,45 @@ def _translated(exc: Exception) -> Exception:
     return exc
 
 
-def _transactions(
-    connection: sqlite3.Connection, group: Sequence[Sequence[Statement]]
-) -> list[bool | Exception]:
+def _run_group(connection: sqlite3.Connection, group: Sequence[Work]) -> list[Result | Exception]:
     """Runs in aiosqlite's thread, on a connection in autocommit mode: each transaction of
-    `group` in a savepoint (rolled back alone when it fails), all under one COMMIT."""
-    results: list[bool | Exception] = []
-    connection.execute("BEGIN IMMEDIATE")
+    `group` in a savepoint (rolled back alone when it fails), all under one COMMIT; reads
+    in the same transaction, or on their own when the group has no writes."""
+    writes = any(not isinstance(work, Query) for work in group)
+    results: list[Result | Exception] = []
+    if writes:
+        connection.execute("BEGIN IMMEDIATE")
     try:
-        for statements in group:
-            connection.execute("SAVEPOINT one")
-            try:
-                result: bool | Exception = _apply(connection, statements)
-            except sqlite3.Error as exc:
-                result = exc
-            if result is not True:
-                connection.execute("ROLLBACK TO one")
-            connection.execute("RELEASE one")
-            results.append(result)
+        for work in group:
+            results.append(
+                _read(connection, work) if isinstance(work, Query) else _write(connection, work)
+            )
     except BaseException:
-        connection.execute("ROLLBACK")
+        if writes:
+            connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")
+    if writes:
+        connection.execute("COMMIT")
     return results
+
+
+def _read(connection: sqlite3.Connection, query: Query) -> list[dict[str, Any]] | Exception:
+    try:
+        return [dict(row) for row in connection.execute(query.sql, query.params).fetchall()]
+    except sqlite3.Error as exc:
+        return exc
+
+
+def _write(connection: sqlite3.Connection, statements: Sequence[Statement]) -> bool | Exception:
+    connection.execute("SAVEPOINT one")
+    try:
+        result: bool | Exception = _apply(connection, statements)
+    except sqlite3.Error as exc:
+        result = exc
+    if result is not True:
+        connection.execute("ROLLBACK TO one")
+    connection.execute("RELEASE one")
+    return result
 
 
 def _apply(connection: sqlite3.Connection, statements: Sequence[Statement]) -> bool:

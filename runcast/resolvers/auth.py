@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from tortoise.expressions import Q
 
+from runcast import statements
 from runcast.errors import Forbidden, Unauthorized, WorkspaceNotFound
 from runcast.models import ApiToken, Membership, Role, User, Workspace
 
@@ -60,31 +61,31 @@ async def authenticate(token: str | None) -> Caller:
     """Return the caller holding `token`, or raise 401."""
     if not token or len(token) > 200:
         raise Unauthorized()
-    record = (
-        await ApiToken.filter(token_hash=hash_token(token))
-        .select_related("user")
-        .only("user__id", "user__name")
-        .first()
+    rows = await statements.fetch(
+        f"SELECT u.id, u.name FROM {ApiToken._meta.db_table} t "
+        f"JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE t.token_hash = ?",
+        [hash_token(token)],
     )
-    if record is None:
+    if not rows:
         raise Unauthorized("Invalid or expired token")
-    return Caller(user_id=record.user.id, user_name=record.user.name)
+    return Caller(user_id=rows[0]["id"], user_name=rows[0]["name"])
 
 
 async def require_role(caller: Caller, workspace_ref: str, minimum: Role) -> Access:
     """Check that `caller` holds at least `minimum` in the workspace named by slug or id."""
-    membership = (
-        await Membership.filter(user_id=caller.user_id)
-        .filter(Q(workspace__slug=workspace_ref) | Q(workspace_id=workspace_ref))
-        .select_related("workspace")
-        .first()
+    rows = await statements.fetch(
+        f"SELECT m.role AS member_role, {statements.columns(Workspace, 'w')} "
+        f"FROM {Membership._meta.db_table} m "
+        f"JOIN {Workspace._meta.db_table} w ON w.id = m.workspace_id "
+        "WHERE m.user_id = ? AND (w.slug = ? OR w.id = ?) LIMIT 1",
+        [caller.user_id, workspace_ref, workspace_ref],
     )
-    if membership is None:
+    if not rows:
         exists = await Workspace.filter(Q(slug=workspace_ref) | Q(id=workspace_ref)).exists()
         if not exists:
             raise WorkspaceNotFound(f"Workspace {workspace_ref!r} not found")
         raise Forbidden("You are not a member of this workspace")
-    role = Role(membership.role)
+    role = Role(rows[0]["member_role"])
     if role.rank < minimum.rank:
         raise Forbidden(f"This needs the {minimum.value} role; you are {role.value}")
-    return Access(caller=caller, workspace=membership.workspace, role=role)
+    return Access(caller=caller, workspace=statements.instance(Workspace, rows[0]), role=role)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runcast import statements
 from runcast.errors import WorkflowNotFound
 from runcast.ids import new_id
 from runcast.models import Role, Workflow
@@ -14,10 +15,14 @@ from runcast.resolvers.workflow_input import parse_create, parse_update
 
 async def get_workflow_in(access: Access, workflow_id: str) -> Workflow:
     """The workflow with this id in the caller's workspace, or 404."""
-    workflow = await Workflow.get_or_none(id=workflow_id, workspace_id=access.workspace.id)
-    if workflow is None:
+    rows = await statements.fetch(
+        f"SELECT {statements.columns(Workflow, 'w')} FROM {Workflow._meta.db_table} w "
+        "WHERE w.id = ? AND w.workspace_id = ?",
+        [workflow_id, access.workspace.id],
+    )
+    if not rows:
         raise WorkflowNotFound(f"Workflow {workflow_id!r} not found")
-    return workflow
+    return statements.instance(Workflow, rows[0])
 
 
 async def list_workflows(caller: Caller, workspace: str) -> list[dict[str, Any]]:
