@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +21,11 @@ class Event:
     seq: int
     type: str
     data: dict[str, Any]
+
+    @functools.cached_property
+    def data_json(self) -> str:
+        """The payload as JSON text, made once per event object (streams share them)."""
+        return json.dumps(self.data)
 
     def to_message(self) -> dict[str, Any]:
         return {

@@ -9,6 +9,8 @@ publish can delay an event by at most `poll_s` and never lose it.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -24,6 +26,7 @@ from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES, status_c
 from runcast.resolvers.wire import utcnow
 
 POLL_S = 1.0
+SHARED_READ_S = 0.5
 RESYNC_LIMIT = 500
 RESYNC_MARGIN = timedelta(seconds=10)  # a publish may trail its commit
 
@@ -55,7 +58,7 @@ async def _next_batch(
     if live.take_missed() or message is None:
         return await _poll(execution_id, last)
     try:
-        event = Event.from_message(json.loads(message))
+        event = _decoded(message)
     except (ValueError, KeyError, TypeError):
         return await _poll(execution_id, last)
     if event.seq <= last:
@@ -65,14 +68,54 @@ async def _next_batch(
     return await read_events(execution_id, last)
 
 
+@functools.lru_cache(maxsize=1024)
+def _decoded(message: str) -> Event:
+    """One decode per published message, however many streams receive it; the hub hands
+    every subscriber the same string, so the cache key is cheap to hash."""
+    return Event.from_message(json.loads(message))
+
+
 async def _poll(execution_id: str, last: int) -> list[Event] | None:
-    rows = await Execution.filter(id=execution_id).values_list("last_seq", "status")
-    if not rows:
+    state = await _shared_reads.state(execution_id)
+    if state is None:
         return None
-    last_seq, status = rows[0]
+    last_seq, status = state
     if last_seq > last:
         return await read_events(execution_id, last)
     return None if status in FINAL_EXECUTION_STATUSES else []
+
+
+_State = tuple[int, str] | None
+
+
+class _SharedReads:
+    """The execution's (last_seq, status), None once it is deleted. Every stream of one
+    execution in this process shares one read, reused for `SHARED_READ_S`, so many idle
+    streams on one execution cost one query per interval, not one each."""
+
+    def __init__(self) -> None:
+        self.reads: dict[str, tuple[float, asyncio.Future[_State]]] = {}
+        self.pruned_at = 0.0
+
+    async def state(self, execution_id: str) -> _State:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self.pruned_at > SHARED_READ_S:
+            self.reads = {k: v for k, v in self.reads.items() if now - v[0] <= SHARED_READ_S}
+            self.pruned_at = now
+        entry = self.reads.get(execution_id)
+        if entry is None or entry[1].get_loop() is not loop or now - entry[0] > SHARED_READ_S:
+            entry = (now, asyncio.ensure_future(_read_state(execution_id)))
+            self.reads[execution_id] = entry
+        return await asyncio.shield(entry[1])
+
+
+_shared_reads = _SharedReads()
+
+
+async def _read_state(execution_id: str) -> _State:
+    rows = await Execution.filter(id=execution_id).values_list("last_seq", "status")
+    return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
 
 async def workspace_changes(hub: Hub, workspace_id: str) -> AsyncIterator[dict[str, Any]]:

@@ -46,7 +46,7 @@ async def _events(hub: Hub, start: streams.StreamStart) -> AsyncIterator[ServerS
     yield ServerSentEvent(json.dumps(connected), event="connected", retry=RETRY_MS)
     async with aclosing(execution_events(hub, start.execution_id, start.after)) as events:
         async for event in events:
-            yield ServerSentEvent(json.dumps(event.data), event=event.type, id=str(event.seq))
+            yield ServerSentEvent(event.data_json, event=event.type, id=str(event.seq))
 
 
 ROUTES = [

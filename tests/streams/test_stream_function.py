@@ -8,6 +8,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from runcast.events import stream as stream_module
 from runcast.events.bus import execution_channel
 from runcast.events.hub import Hub
 from runcast.events.log import Event, read_events
@@ -129,3 +130,25 @@ async def test_a_thousand_opened_and_abandoned_streams_leave_nothing_behind(clie
 
     await eventually(lambda: not hub.holds(channel))
     assert len(asyncio.all_tasks()) == tasks_before
+
+
+async def test_idle_streams_of_one_execution_share_their_state_reads(
+    app, client, tokens, hub, monkeypatch
+):
+    reads: list[str] = []
+    read_state = stream_module._read_state
+
+    async def counted(execution_id: str) -> tuple[int, str] | None:
+        reads.append(execution_id)
+        return await read_state(execution_id)
+
+    monkeypatch.setattr(stream_module, "_read_state", counted)
+    execution = await start_execution(client, tokens.headers(), wait(1500), notify())
+    readers = [asyncio.create_task(read_all(hub, execution["id"], poll_s=0.05)) for _ in range(50)]
+    results = await asyncio.gather(*readers)
+
+    expected = await read_events(execution["id"])
+    assert all(received == expected for received in results)
+    # 50 streams idle for 1.5 s with a 50 ms poll would read 1,500 times on their own;
+    # shared, one read per SHARED_READ_S (0.5 s) serves them all.
+    assert 1 <= len(reads) <= 10
