@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from tortoise import connections
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
@@ -109,12 +109,13 @@ async def fetch(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     """The rows of one read on the hot path (`?` marks in `sql`). On SQLite it rides along
     with the writes of the next trip to the driver's thread instead of waiting for its own."""
     client = connections.get("default")
-    if client.capabilities.dialect == "sqlite":
-        rows = await _group_of(client).submit(Query(sql, list(params)))
-        return list(rows)
-    marks = iter(_marks("postgres", sql.count("?")))
-    numbered = "".join(next(marks) if char == "?" else char for char in sql)
-    return list(await client.execute_query_dict(numbered, list(params)))
+    group = _group_of(client)
+    if group is not None:
+        return list(await group.submit(Query(sql, list(params))))  # type: ignore[arg-type]
+    if client.capabilities.dialect == "postgres":
+        marks = iter(_marks("postgres", sql.count("?")))
+        sql = "".join(next(marks) if char == "?" else char for char in sql)
+    return list(await client.execute_query_dict(sql, list(params)))
 
 
 def columns(model: type[Model], alias: str) -> str:
@@ -131,9 +132,9 @@ def instance(model: type[M], row: Mapping[str, Any]) -> M:
 async def run(statements: Sequence[Statement]) -> bool:
     """Run `statements` in one transaction. False, with nothing written, when one of them
     changed another number of rows than it expected; IntegrityError on a constraint."""
-    client = connections.get("default")
-    if client.capabilities.dialect == "sqlite":
-        return bool(await _group_of(client).submit(statements))
+    group = _group_of(connections.get("default"))
+    if group is not None:
+        return bool(await group.submit(statements))
     try:
         async with in_transaction() as connection:
             for statement in statements:
@@ -218,7 +219,11 @@ class _GroupCommit:
 _groups: weakref.WeakKeyDictionary[Any, _GroupCommit] = weakref.WeakKeyDictionary()
 
 
-def _group_of(client: Any) -> _GroupCommit:
+def _group_of(client: BaseDBAsyncClient) -> _GroupCommit | None:
+    """The group of SQLite's connection; None on Postgres, and inside a transaction the
+    caller opened (its statements go through that transaction)."""
+    if client.capabilities.dialect != "sqlite" or isinstance(client, TransactionalDBClient):
+        return None
     group = _groups.get(client)
     if group is None:
         group = _groups[client] = _GroupCommit(client)

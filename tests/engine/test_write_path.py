@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from runcast import statements
 from runcast.engine.claims import claim_batch
@@ -136,3 +137,20 @@ async def _store(app, workflow_id: str) -> tuple[Execution, list[StepRun]]:
     return await store_execution(
         workflow, Caller("user_test", "tester"), request, app.state.engine, run_here=True
     )
+
+
+async def test_inside_a_transaction_statements_join_it(app, tokens):
+    workspace = await Workspace.get(slug="acme")
+    dialect = statements.dialect()
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort):
+        async with in_transaction():
+            insert = statements.insert(dialect, Notification, [_notification(workspace.id, "n1")])
+            assert await statements.run([insert])
+            rows = await statements.fetch("SELECT id FROM notification WHERE id = ?", ["n1"])
+            assert rows == [{"id": "n1"}]
+            raise Abort
+    assert await Notification.filter(id="n1").count() == 0
