@@ -88,7 +88,8 @@ async def closed_loop(
 
 
 class QueryLog(logging.Handler):
-    """Keeps the (sql, params) of every statement Tortoise sends while attached."""
+    """Keeps the (sql, params) of every statement sent while attached (Tortoise's and the
+    ones runcast sends through SQLite's group)."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -110,16 +111,18 @@ async def capture_read(database_url: str, execution_id: str) -> list[tuple[str, 
 
     await Tortoise.init(config=tortoise_config(database_url))
     log = QueryLog()
-    logger = logging.getLogger("tortoise.db_client")
-    level = logger.level
-    logger.addHandler(log)
-    logger.setLevel(logging.DEBUG)
+    loggers = [logging.getLogger("tortoise.db_client"), logging.getLogger("runcast.sql")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(log)
+        logger.setLevel(logging.DEBUG)
     try:
         caller = await authenticate(TOKEN)
         await execution_status(caller, "default", execution_id)
     finally:
-        logger.removeHandler(log)
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(log)
+            logger.setLevel(level)
         await Tortoise.close_connections()
     return log.statements
 

@@ -10,6 +10,7 @@ they match what the ORM stores (JSON text, timestamps).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import weakref
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,8 @@ from tortoise.transactions import in_transaction
 from runcast.db import db_value
 
 M = TypeVar("M", bound=Model)
+sql_log = logging.getLogger("runcast.sql")
+"""Debug log of the statements sent through SQLite's group (Tortoise logs the others)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,14 @@ def instance(model: type[M], row: Mapping[str, Any]) -> M:
     return model._init_from_db(**stored)
 
 
+async def select(model: type[M], where: str, params: Sequence[Any], order_by: str = "") -> list[M]:
+    """The instances of `model` whose rows match `where` (`?` marks), through `fetch`."""
+    sql = f"SELECT {columns(model, 't')} FROM {model._meta.db_table} t WHERE {where}"
+    if order_by:
+        sql += f" ORDER BY {order_by}"
+    return [instance(model, row) for row in await fetch(sql, params)]
+
+
 async def run(statements: Sequence[Statement]) -> bool:
     """Run `statements` in one transaction. False, with nothing written, when one of them
     changed another number of rows than it expected; IntegrityError on a constraint."""
@@ -175,6 +186,9 @@ class _GroupCommit:
         self.drainer: asyncio.Task[None] | None = None
 
     async def submit(self, work: Work) -> Result:
+        if sql_log.isEnabledFor(logging.DEBUG):
+            for sql, params in _sql_of(work):
+                sql_log.debug("%s: %s", sql, params)
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self.queue.append((work, future))
         if self.drainer is None or self.drainer.done():
@@ -214,6 +228,12 @@ class _GroupCommit:
                 future.set_exception(_translated(result))
             else:
                 future.set_result(result)
+
+
+def _sql_of(work: Work) -> list[tuple[str, list[Any]]]:
+    if isinstance(work, Query):
+        return [(work.sql, work.params)]
+    return [(statement.sql, row) for statement in work for row in statement.rows]
 
 
 _groups: weakref.WeakKeyDictionary[Any, _GroupCommit] = weakref.WeakKeyDictionary()

@@ -84,14 +84,16 @@ def parse_execute(body: Any, idempotency_key: str | None) -> ExecuteRequest:
 
 
 async def get_execution_in(access: Access, execution_id: str) -> Execution:
-    execution = await Execution.get_or_none(id=execution_id, workspace_id=access.workspace.id)
-    if execution is None:
+    found = await statements.select(
+        Execution, "t.id = ? AND t.workspace_id = ?", [execution_id, access.workspace.id]
+    )
+    if not found:
         raise ExecutionNotFound(f"Execution {execution_id!r} not found")
-    return execution
+    return found[0]
 
 
 async def load_steps(execution_id: str) -> list[StepRun]:
-    return list(await StepRun.filter(execution_id=execution_id).order_by("position"))
+    return await statements.select(StepRun, "t.execution_id = ?", [execution_id], "t.position")
 
 
 async def store_execution(
@@ -197,7 +199,7 @@ async def execution_status(caller: Caller, workspace: str, execution_id: str) ->
 
 async def status_view(execution: Execution) -> dict[str, Any]:
     steps = await load_steps(execution.id)
-    workflow = await Workflow.get(id=execution.workflow_id)  # type: ignore[attr-defined]
+    (workflow,) = await statements.select(Workflow, "t.id = ?", [execution.workflow_id])  # type: ignore[attr-defined]
     statuses = [s.status for s in steps]
     view = execution_view(execution, steps)
     view["workflow"] = workflow_brief(workflow)

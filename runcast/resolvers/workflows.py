@@ -15,14 +15,12 @@ from runcast.resolvers.workflow_input import parse_create, parse_update
 
 async def get_workflow_in(access: Access, workflow_id: str) -> Workflow:
     """The workflow with this id in the caller's workspace, or 404."""
-    rows = await statements.fetch(
-        f"SELECT {statements.columns(Workflow, 'w')} FROM {Workflow._meta.db_table} w "
-        "WHERE w.id = ? AND w.workspace_id = ?",
-        [workflow_id, access.workspace.id],
+    found = await statements.select(
+        Workflow, "t.id = ? AND t.workspace_id = ?", [workflow_id, access.workspace.id]
     )
-    if not rows:
+    if not found:
         raise WorkflowNotFound(f"Workflow {workflow_id!r} not found")
-    return statements.instance(Workflow, rows[0])
+    return found[0]
 
 
 async def list_workflows(caller: Caller, workspace: str) -> list[dict[str, Any]]:

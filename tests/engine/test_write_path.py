@@ -4,6 +4,7 @@ once, and an execution run straight from its request is guarded by its lease."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 import pytest
@@ -154,3 +155,14 @@ async def test_inside_a_transaction_statements_join_it(app, tokens):
             assert rows == [{"id": "n1"}]
             raise Abort
     assert await Notification.filter(id="n1").count() == 0
+
+
+async def test_statements_sent_around_the_orm_are_in_the_sql_debug_log(app, client, tokens, caplog):
+    workflow = await create_workflow(client, tokens.headers(), notify())
+    caplog.set_level(logging.DEBUG, logger="runcast.sql")
+    caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+    response = await client.get(f"{WS}/workflows/{workflow['id']}", headers=tokens.headers())
+    assert response.status_code == 200
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "FROM workflow t WHERE t.id = " in logged
+    assert workflow["id"] in logged
