@@ -1,16 +1,18 @@
-"""Stopping background tasks for sure, within a bounded time."""
+"""Cancelling safely: stopping background tasks for sure, and work a cancel cannot split."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
 
 logger = logging.getLogger("runcast")
 
 RECANCEL_S = 0.1
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 async def cancel_and_wait(
@@ -46,3 +48,13 @@ async def run_to_end(awaitable: Awaitable[T]) -> T:
         if not work.cancelled():
             work.exception()  # retrieved; the cancel is what the caller sees
         raise
+
+
+def runs_to_end(function: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Decorate an async function so that every call of it goes through `run_to_end`."""
+
+    @functools.wraps(function)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await run_to_end(function(*args, **kwargs))
+
+    return wrapper

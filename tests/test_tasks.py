@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from runcast.tasks import cancel_and_wait
+import pytest
+
+from runcast.tasks import cancel_and_wait, run_to_end
 
 
 async def _swallows_first_cancel(stopped: list[str]) -> None:
@@ -52,3 +54,22 @@ async def test_a_task_that_ignores_every_cancel_is_given_up_on_in_time() -> None
     release.set()
     task.cancel()
     await asyncio.wait({task})
+
+
+async def test_a_cancelled_caller_waits_for_the_work_it_started_then_sees_the_cancel() -> None:
+    steps: list[str] = []
+
+    async def write() -> str:
+        steps.append("begun")
+        await asyncio.sleep(0.2)
+        steps.append("stored")
+        return "done"
+
+    caller = asyncio.create_task(run_to_end(write()))
+    await asyncio.sleep(0.05)
+    caller.cancel()
+    await asyncio.sleep(0.05)
+    assert not caller.done()  # still waiting for the write
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert steps == ["begun", "stored"]

@@ -19,7 +19,7 @@ from runcast.events.log import Event, insert_events
 from runcast.models import Execution, StepRun
 from runcast.resolvers.execution_views import progress_of, status_change
 from runcast.resolvers.wire import iso, utcnow
-from runcast.tasks import run_to_end
+from runcast.tasks import runs_to_end
 
 
 class StaleExecution(Exception):
@@ -78,6 +78,7 @@ def _fields(step: StepRun) -> dict[str, Any]:
     return {name: getattr(step, name) for name in _STEP_FIELDS}
 
 
+@runs_to_end
 async def commit(
     execution: Execution,
     steps: list[StepRun],
@@ -93,18 +94,6 @@ async def commit(
     after this commit, and a resumed `wait` needs its start time. A cancel of the caller
     waits for the commit to end, so the objects in memory always say what was stored.
     """
-    return await run_to_end(_commit(execution, steps, changes, finish, guard, bus, start_next))
-
-
-async def _commit(
-    execution: Execution,
-    steps: list[StepRun],
-    changes: list[StepChange],
-    finish: Finish | None,
-    guard: dict[str, Any],
-    bus: EventBus,
-    start_next: StepRun | None,
-) -> list[Event]:
     now = utcnow()
     saved = [(c.step, _fields(c.step)) for c in changes]
     items: list[tuple[str, dict[str, Any]]] = []
