@@ -32,6 +32,7 @@ from runcast.resolvers.execution_views import (
 )
 from runcast.resolvers.wire import utcnow
 from runcast.resolvers.workflows import get_workflow_in
+from runcast.tasks import runs_to_end
 
 WAIT_LIMIT_S = 30.0
 MAX_INPUT_BYTES = 256 * 1024
@@ -135,6 +136,27 @@ async def store_execution(
     return execution, steps
 
 
+@runs_to_end
+async def _store_and_start(
+    workflow: Workflow, caller: Caller, request: ExecuteRequest, engine: Engine
+) -> Execution:
+    """Store the execution and run it here or queue it; a request that goes away meanwhile
+    does not leave it stored but unstarted."""
+    run_here = engine.reserve()
+    try:
+        execution, steps = await store_execution(workflow, caller, request, engine, run_here)
+    except BaseException:
+        if run_here:
+            engine.unreserve()
+        raise
+    await engine.bus.publish_status(workflow.workspace_id, status_change(execution))  # type: ignore[attr-defined]
+    if run_here:
+        engine.adopt(execution, steps)
+    else:
+        engine.queued()
+    return execution
+
+
 @dataclass(frozen=True)
 class Started:
     """An execution as execute leaves it; `steps` is set when already in memory."""
@@ -157,25 +179,12 @@ async def execute(
             workflow_id=workflow.id, idempotency_key=request.idempotency_key
         )
     if execution is None:
-        run_here = engine.reserve()
         try:
-            execution, steps = await store_execution(workflow, caller, request, engine, run_here)
-        except IntegrityError:
-            if run_here:
-                engine.unreserve()
+            execution = await _store_and_start(workflow, caller, request, engine)
+        except IntegrityError:  # a concurrent request with the same key stored it first
             execution = await Execution.get(
                 workflow_id=workflow.id, idempotency_key=request.idempotency_key
             )
-        except BaseException:
-            if run_here:
-                engine.unreserve()
-            raise
-        else:
-            await engine.bus.publish_status(workflow.workspace_id, status_change(execution))  # type: ignore[attr-defined]
-            if run_here:
-                engine.adopt(execution, steps)
-            else:
-                engine.queued()
     if not request.wait:
         return Started(execution)
     finished = await engine.wait_finished(execution.id, WAIT_LIMIT_S)
