@@ -103,11 +103,6 @@ def stored_fields(instance: Model, skip: Sequence[str] = ()) -> dict[str, Any]:
     return {column: getattr(instance, column) for column in projection if column not in skip}
 
 
-async def insert_once(model: type[Model], record: Mapping[str, Any]) -> None:
-    """Store `record` unless a row with its key exists (a step that runs again)."""
-    await run([insert(dialect(), model, [record], skip_existing=True)])
-
-
 async def fetch(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     """The rows of one read on the hot path (`?` marks in `sql`). On SQLite it rides along
     with the writes of the next trip to the driver's thread instead of waiting for its own."""

@@ -9,11 +9,12 @@ written and `StaleExecution` is raised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from runcast import statements
+from runcast.engine.actions.base import StoredRow
 from runcast.events.bus import EventBus
 from runcast.events.log import Event, insert_events
 from runcast.models import Execution, StepRun
@@ -35,6 +36,8 @@ class StepChange:
     output: dict[str, Any] | None = None
     error: str | None = None
     attempts: int | None = None
+    stored: list[StoredRow] = field(default_factory=list)
+    """Rows the action stores with this result (see `ActionContext.store_with_step`)."""
 
 
 @dataclass
@@ -132,6 +135,11 @@ async def commit(
     batch = [statements.update(dialect, Execution, sets, {"id": execution.id, **guard}, expect=1)]
     batch += [
         statements.update(dialect, StepRun, _fields(c.step), step_key(c.step)) for c in changes
+    ]
+    batch += [
+        statements.insert(dialect, row.model, [row.record], skip_existing=True)
+        for change in changes
+        for row in change.stored
     ]
     if start_next is not None:
         batch.append(

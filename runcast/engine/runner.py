@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from runcast import statements
-from runcast.engine.actions.base import ActionContext, ActionResult
+from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow
 from runcast.engine.actions.registry import ActionType, get_action_type
 from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit, step_key
 from runcast.engine.templates import render
@@ -45,6 +45,7 @@ class Attempts:
     result: ActionResult
     count: int
     errors: list[str]
+    stored: list[StoredRow]
 
 
 def coerce_result(raw: Any) -> ActionResult:
@@ -249,7 +250,8 @@ class ExecutionRunner:
         if not result.success:
             return StepChange(step, "failed", output, result.error, attempts.count), False
         halt = action["type"] == "condition" and (output or {}).get("result") is False
-        return StepChange(step, "success", output, None, attempts.count), halt
+        change = StepChange(step, "success", output, None, attempts.count, attempts.stored)
+        return change, halt
 
     async def _attempts(
         self, action_type: ActionType, action: dict[str, Any], step: StepRun
@@ -259,21 +261,22 @@ class ExecutionRunner:
         errors: list[str] = []
         result = ActionResult(False, error="not run")
         for attempt in range(1, limit + 1):
-            result = await self._attempt(action_type, action, step, attempt)
+            result, stored = await self._attempt(action_type, action, step, attempt)
             if result.success:
-                return Attempts(result, attempt, errors)
+                return Attempts(result, attempt, errors, stored)
             errors.append(result.error or "action failed")
             if attempt == limit or not result.retryable:
-                return Attempts(result, attempt, errors)
+                return Attempts(result, attempt, errors, [])
             delay = self.engine.settings.retry_base_ms * (2 ** (attempt - 1)) / 1000
             if result.retry_after_s is not None:
                 delay = result.retry_after_s
             await asyncio.sleep(delay)
-        return Attempts(result, limit, errors)
+        return Attempts(result, limit, errors, [])
 
     async def _attempt(
         self, action_type: ActionType, action: dict[str, Any], step: StepRun, attempt: int
-    ) -> ActionResult:
+    ) -> tuple[ActionResult, list[StoredRow]]:
+        """The handler's result, and the rows it asked to store with a success."""
         timeout_ms = action.get("timeout")
         if timeout_ms is None and action["type"] != "wait":
             timeout_ms = DEFAULT_ACTION_TIMEOUT_MS
@@ -299,12 +302,12 @@ class ExecutionRunner:
             async with asyncio.timeout(timeout_ms / 1000 if timeout_ms else None):
                 raw = await action_type.handler(action, context)
         except TimeoutError:
-            return ActionResult(False, error="timeout")
+            return ActionResult(False, error="timeout"), []
         except Exception as exc:
             logger.info("action %s of %s raised", step.action_id, execution.id, exc_info=True)
             message = str(exc) or type(exc).__name__
-            return ActionResult(False, error=message)
-        return coerce_result(raw)
+            return ActionResult(False, error=message), []
+        return coerce_result(raw), context.stored
 
     def _unfinished(self) -> list[StepRun]:
         return [s for s in self.steps if s.status not in FINAL_STEP_STATUSES]

@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+import runcast
 from runcast import statements
+from runcast.engine.actions.base import ActionContext, ActionResult
+from runcast.engine.actions.registry import unregister_action_handler
 from runcast.engine.claims import claim_batch
 from runcast.models import (
     Execution,
     ExecutionEvent,
     Notification,
     StepRun,
+    Task,
     Workflow,
     Workspace,
 )
@@ -72,11 +78,12 @@ async def test_transactions_run_together_succeed_or_fail_on_their_own(app, token
     ]
 
 
-async def test_insert_once_keeps_the_first_record(app, tokens):
+async def test_an_insert_that_skips_existing_keeps_the_first_record(app, tokens):
     workspace = await Workspace.get(slug="acme")
     first = _notification(workspace.id, "ntf_once")
-    await statements.insert_once(Notification, first)
-    await statements.insert_once(Notification, {**first, "message": "second"})
+    for record in (first, {**first, "message": "second"}):
+        insert = statements.insert(statements.dialect(), Notification, [record], True)
+        assert await statements.run([insert])
     assert await Notification.filter(id="ntf_once").values_list("message", flat=True) == [
         "message ntf_once"
     ]
@@ -166,3 +173,67 @@ async def test_statements_sent_around_the_orm_are_in_the_sql_debug_log(app, clie
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert "FROM workflow t WHERE t.id = " in logged
     assert workflow["id"] in logged
+
+
+@pytest.fixture
+def gate() -> Iterator[asyncio.Event]:
+    """A custom action `gated` that stores a task with its step, then waits for the gate."""
+    opened = asyncio.Event()
+
+    async def gated(action: dict, context: ActionContext) -> ActionResult:
+        context.store_with_step(
+            Task,
+            {
+                "id": f"task_{context.execution_id}",
+                "workspace_id": context.workspace_id,
+                "execution_id": context.execution_id,
+                "title": "gated",
+                "description": None,
+                "priority": None,
+                "assigned_to": None,
+                "status": "TODO",
+                "created_at": utcnow(),
+            },
+        )
+        await opened.wait()
+        return ActionResult(True, {"passed": True})
+
+    runcast.register_action_handler("gated", gated)
+    try:
+        yield opened
+    finally:
+        unregister_action_handler("gated")
+
+
+async def test_rows_stored_with_a_step_exist_exactly_when_its_result_does(
+    app, client, tokens, gate
+):
+    workflow = await create_workflow(client, tokens.headers(), {"type": "gated", "config": {}})
+    lost, kept = [await _start(client, tokens, workflow["id"]) for _ in range(2)]
+    await eventually_running(lost)
+    # Another node takes over `lost` while its step runs: that step's commit must fail.
+    await Execution.filter(id=lost).update(fencing_token=F("fencing_token") + 1)
+    gate.set()
+    for _ in range(300):
+        if await Execution.filter(id=kept, status="COMPLETED").exists():
+            break
+        await asyncio.sleep(0.01)
+    assert await Task.filter(execution_id=kept).count() == 1
+    assert await Task.filter(execution_id=lost).count() == 0
+    assert await ExecutionEvent.filter(execution_id=lost).count() == 0
+
+
+async def _start(client, tokens, workflow_id: str) -> str:
+    response = await client.post(
+        f"{WS}/workflows/{workflow_id}/execute", json={}, headers=tokens.headers("editor")
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["execution"]["id"])
+
+
+async def eventually_running(execution_id: str) -> None:
+    for _ in range(300):
+        if await StepRun.filter(execution_id=execution_id, status="running").exists():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{execution_id} never started its step")

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tortoise.models import Model
+
 from runcast.engine.http_guard import HttpPolicy
 
 
@@ -34,6 +36,21 @@ class ActionContext:
     attempt: int = 1
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("runcast.actions"))
     http: HttpPolicy | None = None
+    stored: list[StoredRow] = field(default_factory=list, repr=False)
+
+    def store_with_step(self, model: type[Model], record: dict[str, Any]) -> None:
+        """Store `record` in the same transaction as this step's successful result, so the
+        row exists exactly when the result does (the built-in actions' tasks and
+        notifications). A row whose key is already stored is left alone."""
+        self.stored.append(StoredRow(model, record))
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """A row an action stores with its step's result."""
+
+    model: type[Model]
+    record: dict[str, Any]
 
 
 @dataclass(frozen=True)

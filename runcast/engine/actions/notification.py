@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from runcast import statements
 from runcast.engine.actions.base import ActionContext, ActionResult
 from runcast.engine.actions.checks import optional_string, require_string
 from runcast.engine.actions.registry import ActionType
@@ -31,7 +30,7 @@ async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
     if context.dry_run:
         return ActionResult(True, {**output, "notificationSent": False, "simulated": True})
     notification_id = stable_id("ntf", context.idempotency_key)
-    await statements.insert_once(
+    context.store_with_step(
         Notification,
         {
             "id": notification_id,

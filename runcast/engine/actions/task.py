@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from runcast import statements
 from runcast.engine.actions.base import ActionContext, ActionResult
 from runcast.engine.actions.checks import optional_choice, optional_string, require_string
 from runcast.engine.actions.registry import ActionType
@@ -47,7 +46,7 @@ async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
             True, {"taskId": None, "title": title, "status": "TODO", "simulated": True}
         )
     task_id = stable_id("task", context.idempotency_key)
-    await statements.insert_once(
+    context.store_with_step(
         Task,
         {
             "id": task_id,
