@@ -17,7 +17,8 @@ from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from runcast.bootstrap import ensure_admin_token
-from runcast.db import apply_migrations, tortoise_config
+from runcast.checkpoints import Checkpointer
+from runcast.db import apply_migrations, sqlite_file, tortoise_config
 from runcast.engine.actions.registry import load_plugins
 from runcast.engine.http_guard import create_http_policy
 from runcast.engine.scheduler import Engine
@@ -69,6 +70,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             engine = Engine(settings, EventBus(hub.broadcast), http, hub)
             app.state.hub = hub
             app.state.engine = engine
+            database_file = sqlite_file(settings.database_url)
+            checkpointer = Checkpointer(database_file) if database_file else None
+            if checkpointer is not None:
+                await checkpointer.start()
+            app.state.checkpointer = checkpointer
             await engine.start(embedded=settings.database_url.startswith("sqlite"))
             app.state.ready = True
             try:
@@ -78,6 +84,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await engine.stop()
                 await http.aclose()
                 await hub.stop()
+                if checkpointer is not None:
+                    await checkpointer.stop()
 
     graphql = RuncastGraphQL(build_schema(), allowed_origins=settings.cors_origins)
     api_routes = [

@@ -10,11 +10,17 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.migrations.api import migrate
 from tortoise.models import Model
 
-SQLITE_PRAGMAS = {"busy_timeout": "10000", "synchronous": "NORMAL", "journal_mode": "WAL"}
+SQLITE_PRAGMAS = {
+    "busy_timeout": "10000",
+    "synchronous": "NORMAL",
+    "journal_mode": "WAL",
+    "wal_autocheckpoint": "0",  # checkpoints run in the background (runcast/checkpoints.py)
+}
 
 
 def _with_sqlite_pragmas(url: str) -> str:
-    """Add WAL, a busy timeout and NORMAL sync to a SQLite URL unless it sets them."""
+    """Add WAL, a busy timeout, NORMAL sync and no checkpoints in commits to a SQLite URL
+    unless it sets them."""
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     for key, value in SQLITE_PRAGMAS.items():
@@ -29,6 +35,13 @@ def normalise_url(url: str) -> str:
     if url.startswith("postgresql://"):
         return "postgres://" + url.removeprefix("postgresql://")
     return url
+
+
+def sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL; None for another database or `:memory:`."""
+    if not url.startswith("sqlite://") or ":memory:" in url:
+        return None
+    return url.removeprefix("sqlite://").split("?")[0] or None
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
