@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.migrations.api import migrate
 from tortoise.models import Model
 
@@ -70,13 +69,6 @@ async def apply_migrations(database_url: str) -> None:
 
 # Read by `tortoise makemigrations` (`[tool.tortoise]` in pyproject.toml).
 MIGRATION_CONFIG = tortoise_config("sqlite://./runcast.db")
-
-
-def placeholders(connection: BaseDBAsyncClient, count: int) -> list[str]:
-    """Bound-parameter markers in the connection's dialect: `?` or `$1`, `$2`, …"""
-    if connection.capabilities.dialect == "postgres":
-        return [f"${n}" for n in range(1, count + 1)]
-    return ["?"] * count
 
 
 def db_value(model: type[Model], column: str, value: Any) -> Any:

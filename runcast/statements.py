@@ -1,10 +1,11 @@
-"""The writes of the execution path as plain SQL, run as one transaction per call.
+"""The execution path's SQL: its writes, one transaction per `run`, and its hot reads.
 
-The ORM's query builder costs more than these writes, and on SQLite every statement sent
-through it is one hand-off to the driver's thread (three more for BEGIN and COMMIT): `run`
-sends a whole transaction in one. Table and column names come from the models, never from
-input; values are bound parameters, converted with the models' own field converters so
-they match what the ORM stores (JSON text, timestamps).
+The ORM's query builder costs more than these statements, and on SQLite every statement
+sent through it is one hand-off to the driver's thread (three more for BEGIN and COMMIT):
+`run` sends a whole transaction in one, and on SQLite the transactions and reads of many
+callers share a trip (see `_GroupCommit`). Table and column names come from the models,
+never from input; values are bound parameters, converted with the models' own field
+converters so they match what the ORM stores (JSON text, timestamps).
 """
 
 from __future__ import annotations

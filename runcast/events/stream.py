@@ -68,10 +68,12 @@ async def _next_batch(
     return await read_events(execution_id, last)
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=128)
 def _decoded(message: str) -> Event:
     """One decode per published message, however many streams receive it; the hub hands
-    every subscriber the same string, so the cache key is cheap to hash."""
+    every subscriber the same string, so the cache key is cheap to hash. Subscribers read
+    a message at nearly the same moment, so a small cache serves them all and bounds what
+    large payloads can hold on to."""
     return Event.from_message(json.loads(message))
 
 
