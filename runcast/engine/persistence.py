@@ -37,7 +37,7 @@ class StepChange:
     error: str | None = None
     attempts: int | None = None
     stored: list[StoredRow] = field(default_factory=list)
-    """Rows the action stores with this result (see `ActionContext.store_with_step`)."""
+    """Rows the action stores with this result (see `StoringResult`)."""
 
 
 @dataclass

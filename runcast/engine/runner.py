@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from runcast import statements
-from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow
+from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.registry import ActionType, get_action_type
 from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit, step_key
 from runcast.engine.templates import render
@@ -307,7 +307,9 @@ class ExecutionRunner:
             logger.info("action %s of %s raised", step.action_id, execution.id, exc_info=True)
             message = str(exc) or type(exc).__name__
             return ActionResult(False, error=message), []
-        return coerce_result(raw), context.stored
+        result = coerce_result(raw)
+        rows = raw.rows if isinstance(raw, StoringResult) and result.success else ()
+        return result, list(rows)
 
     def _unfinished(self) -> list[StepRun]:
         return [s for s in self.steps if s.status not in FINAL_STEP_STATUSES]

@@ -15,7 +15,7 @@ from tortoise.transactions import in_transaction
 
 import runcast
 from runcast import statements
-from runcast.engine.actions.base import ActionContext, ActionResult
+from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.registry import unregister_action_handler
 from runcast.engine.claims import claim_batch
 from runcast.models import (
@@ -177,26 +177,24 @@ async def test_statements_sent_around_the_orm_are_in_the_sql_debug_log(app, clie
 
 @pytest.fixture
 def gate() -> Iterator[asyncio.Event]:
-    """A custom action `gated` that stores a task with its step, then waits for the gate."""
+    """An action `gated` that waits for the gate, then succeeds with a task to store with
+    its step (as the built-in `create_task` does)."""
     opened = asyncio.Event()
 
     async def gated(action: dict, context: ActionContext) -> ActionResult:
-        context.store_with_step(
-            Task,
-            {
-                "id": f"task_{context.execution_id}",
-                "workspace_id": context.workspace_id,
-                "execution_id": context.execution_id,
-                "title": "gated",
-                "description": None,
-                "priority": None,
-                "assigned_to": None,
-                "status": "TODO",
-                "created_at": utcnow(),
-            },
-        )
+        task = {
+            "id": f"task_{context.execution_id}",
+            "workspace_id": context.workspace_id,
+            "execution_id": context.execution_id,
+            "title": "gated",
+            "description": None,
+            "priority": None,
+            "assigned_to": None,
+            "status": "TODO",
+            "created_at": utcnow(),
+        }
         await opened.wait()
-        return ActionResult(True, {"passed": True})
+        return StoringResult(True, {"passed": True}, rows=(StoredRow(Task, task),))
 
     runcast.register_action_handler("gated", gated)
     try:

@@ -36,18 +36,11 @@ class ActionContext:
     attempt: int = 1
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("runcast.actions"))
     http: HttpPolicy | None = None
-    stored: list[StoredRow] = field(default_factory=list, repr=False)
-
-    def store_with_step(self, model: type[Model], record: dict[str, Any]) -> None:
-        """Store `record` in the same transaction as this step's successful result, so the
-        row exists exactly when the result does (the built-in actions' tasks and
-        notifications). A row whose key is already stored is left alone."""
-        self.stored.append(StoredRow(model, record))
 
 
 @dataclass(frozen=True)
 class StoredRow:
-    """A row an action stores with its step's result."""
+    """A row stored with a step's result (see `StoringResult`)."""
 
     model: type[Model]
     record: dict[str, Any]
@@ -66,6 +59,16 @@ class ActionResult:
     error: str | None = None
     retryable: bool = True
     retry_after_s: float | None = None
+
+
+@dataclass(frozen=True)
+class StoringResult(ActionResult):
+    """A built-in action's success with rows (its task, its notification) stored in the same
+    transaction as its step's result, so they exist exactly when the result does; a row
+    whose key is already stored is left alone. Not public: the built-ins' rows are known
+    to fit their tables, and a row that did not would fail the step's commit itself."""
+
+    rows: tuple[StoredRow, ...] = ()
 
 
 Handler = Callable[[dict[str, Any], ActionContext], Awaitable[ActionResult | Mapping[str, Any]]]

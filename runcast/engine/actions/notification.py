@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runcast.engine.actions.base import ActionContext, ActionResult
+from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.checks import optional_string, require_string
 from runcast.engine.actions.registry import ActionType
 from runcast.ids import stable_id
@@ -30,18 +30,19 @@ async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
     if context.dry_run:
         return ActionResult(True, {**output, "notificationSent": False, "simulated": True})
     notification_id = stable_id("ntf", context.idempotency_key)
-    context.store_with_step(
-        Notification,
-        {
-            "id": notification_id,
-            "workspace_id": context.workspace_id,
-            "execution_id": context.execution_id,
-            "message": message,
-            "recipient": recipient,
-            "created_at": utcnow(),
-        },
+    notification = {
+        "id": notification_id,
+        "workspace_id": context.workspace_id,
+        "execution_id": context.execution_id,
+        "message": message,
+        "recipient": recipient,
+        "created_at": utcnow(),
+    }
+    return StoringResult(
+        True,
+        {**output, "notificationId": notification_id},
+        rows=(StoredRow(Notification, notification),),
     )
-    return ActionResult(True, {**output, "notificationId": notification_id})
 
 
 ACTION = ActionType("send_notification", run, validate, dry_run=True, builtin=True)

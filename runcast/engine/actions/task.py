@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runcast.engine.actions.base import ActionContext, ActionResult
+from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.checks import optional_choice, optional_string, require_string
 from runcast.engine.actions.registry import ActionType
 from runcast.ids import stable_id
@@ -46,18 +46,16 @@ async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
             True, {"taskId": None, "title": title, "status": "TODO", "simulated": True}
         )
     task_id = stable_id("task", context.idempotency_key)
-    context.store_with_step(
-        Task,
-        {
-            "id": task_id,
-            "workspace_id": context.workspace_id,
-            "execution_id": context.execution_id,
-            "status": "TODO",
-            "created_at": utcnow(),
-            **fields,
-        },
-    )
-    return ActionResult(True, {"taskId": task_id, "title": title, "status": "TODO"})
+    task = {
+        "id": task_id,
+        "workspace_id": context.workspace_id,
+        "execution_id": context.execution_id,
+        "status": "TODO",
+        "created_at": utcnow(),
+        **fields,
+    }
+    output = {"taskId": task_id, "title": title, "status": "TODO"}
+    return StoringResult(True, output, rows=(StoredRow(Task, task),))
 
 
 ACTION = ActionType("create_task", run, validate, dry_run=True, builtin=True)
