@@ -136,6 +136,12 @@ async def select(model: type[M], where: str, params: Sequence[Any], order_by: st
     return [instance(model, row) for row in await fetch(sql, params)]
 
 
+async def get_in_workspace(model: type[M], row_id: str, workspace_id: str) -> M | None:
+    """The row of `model` with this id, if it belongs to the workspace."""
+    found = await select(model, "t.id = ? AND t.workspace_id = ?", [row_id, workspace_id])
+    return found[0] if found else None
+
+
 async def run(statements: Sequence[Statement]) -> bool:
     """Run `statements` in one transaction. False, with nothing written, when one of them
     changed another number of rows than it expected; IntegrityError on a constraint."""

@@ -85,12 +85,10 @@ def parse_execute(body: Any, idempotency_key: str | None) -> ExecuteRequest:
 
 
 async def get_execution_in(access: Access, execution_id: str) -> Execution:
-    found = await statements.select(
-        Execution, "t.id = ? AND t.workspace_id = ?", [execution_id, access.workspace.id]
-    )
-    if not found:
+    execution = await statements.get_in_workspace(Execution, execution_id, access.workspace.id)
+    if execution is None:
         raise ExecutionNotFound(f"Execution {execution_id!r} not found")
-    return found[0]
+    return execution
 
 
 async def load_steps(execution_id: str) -> list[StepRun]:

@@ -15,12 +15,10 @@ from runcast.resolvers.workflow_input import parse_create, parse_update
 
 async def get_workflow_in(access: Access, workflow_id: str) -> Workflow:
     """The workflow with this id in the caller's workspace, or 404."""
-    found = await statements.select(
-        Workflow, "t.id = ? AND t.workspace_id = ?", [workflow_id, access.workspace.id]
-    )
-    if not found:
+    workflow = await statements.get_in_workspace(Workflow, workflow_id, access.workspace.id)
+    if workflow is None:
         raise WorkflowNotFound(f"Workflow {workflow_id!r} not found")
-    return found[0]
+    return workflow
 
 
 async def list_workflows(caller: Caller, workspace: str) -> list[dict[str, Any]]:
