@@ -31,9 +31,8 @@ async def _with_orm(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
 
 
 def _serve(settings: Settings) -> int:
-    import uvicorn
-
     from runcast.app import create_app
+    from runcast.server import serve
 
     token = asyncio.run(_with_orm(settings, first_run))
     base = f"http://{settings.host}:{settings.port}"
@@ -44,8 +43,7 @@ def _serve(settings: Settings) -> int:
         print("First run: created workspace 'default', user 'admin' and a sample workflow.")
         print(f"  admin token (shown once): {token}")
     sys.stdout.flush()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
-    return 0
+    return serve(create_app(settings), settings)
 
 
 def _migrate(settings: Settings) -> int:

@@ -6,8 +6,10 @@ RuncastError
  ├── Unauthorized             401 UNAUTHORIZED
  ├── Forbidden                403 FORBIDDEN
  ├── NotFound                 404 (WORKSPACE_/WORKFLOW_/EXECUTION_NOT_FOUND)
+ ├── RequestTimeout           408 REQUEST_TIMEOUT (a request body not sent in time)
  ├── Conflict                 409 (WORKFLOW_INACTIVE, EXECUTION_NOT_RUNNING)
- └── WorkflowInvalid          422 WORKFLOW_INVALID
+ ├── WorkflowInvalid          422 WORKFLOW_INVALID
+ └── TooManyConnections       429 TOO_MANY_CONNECTIONS (per client address)
 """
 
 from __future__ import annotations
@@ -125,3 +127,17 @@ class WorkflowInvalid(RuncastError):
 
     code = "WORKFLOW_INVALID"
     http_status = 422
+
+
+class RequestTimeout(RuncastError):
+    """The client did not finish sending its request body in time."""
+
+    code = "REQUEST_TIMEOUT"
+    http_status = 408
+
+
+class TooManyConnections(RuncastError):
+    """The client's address already holds as many connections as the server allows."""
+
+    code = "TOO_MANY_CONNECTIONS"
+    http_status = 429

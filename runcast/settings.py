@@ -57,6 +57,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     plugins: tuple[str, ...] = ()
     max_body_bytes: int = 1_000_000
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    max_connections_per_address: int = 100
     sse_ping_seconds: float = 15.0
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 10.0
@@ -82,6 +85,11 @@ class Settings:
             cors_origins=_list(env, "RUNCAST_CORS_ORIGINS"),
             plugins=_list(env, "RUNCAST_PLUGINS"),
             max_body_bytes=_int(env, "RUNCAST_MAX_BODY_BYTES", default.max_body_bytes, 1024),
+            header_timeout_seconds=float(_int(env, "RUNCAST_HEADER_TIMEOUT_SECONDS", 10, 1)),
+            body_timeout_seconds=float(_int(env, "RUNCAST_BODY_TIMEOUT_SECONDS", 30, 1)),
+            max_connections_per_address=_int(
+                env, "RUNCAST_MAX_CONNECTIONS_PER_ADDRESS", default.max_connections_per_address
+            ),
             sse_ping_seconds=float(_int(env, "RUNCAST_SSE_PING_SECONDS", 15, 1)),
             lease_seconds=float(_int(env, "RUNCAST_LEASE_SECONDS", 30, 2)),
             heartbeat_seconds=float(_int(env, "RUNCAST_HEARTBEAT_SECONDS", 10, 1)),
