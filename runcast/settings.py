@@ -57,6 +57,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     plugins: tuple[str, ...] = ()
     max_body_bytes: int = 1_000_000
+    graphql_max_cost: int = 25_000
+    graphql_max_response_bytes: int = 32 * 1024 * 1024
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
     max_connections_per_address: int = 100
@@ -85,6 +87,10 @@ class Settings:
             cors_origins=_list(env, "RUNCAST_CORS_ORIGINS"),
             plugins=_list(env, "RUNCAST_PLUGINS"),
             max_body_bytes=_int(env, "RUNCAST_MAX_BODY_BYTES", default.max_body_bytes, 1024),
+            graphql_max_cost=_int(env, "RUNCAST_GRAPHQL_MAX_COST", default.graphql_max_cost, 1),
+            graphql_max_response_bytes=_int(
+                env, "RUNCAST_GRAPHQL_MAX_RESPONSE_BYTES", default.graphql_max_response_bytes, 1024
+            ),
             header_timeout_seconds=float(_int(env, "RUNCAST_HEADER_TIMEOUT_SECONDS", 10, 1)),
             body_timeout_seconds=float(_int(env, "RUNCAST_BODY_TIMEOUT_SECONDS", 30, 1)),
             max_connections_per_address=_int(
