@@ -10,13 +10,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from runcast.engine.actions.registry import get_action_type
+from runcast.engine.actions.checks import is_integer, unknown_keys
+from runcast.engine.actions.registry import ActionType, get_action_type
 from runcast.errors import ValidationError, WorkflowInvalid
-from runcast.jsonsafe import json_problem
+from runcast.jsonsafe import json_problem, json_size
 
 STATUSES = ("ACTIVE", "INACTIVE")
 ON_ERROR = ("stop", "continue", "retry")
 MAX_ACTIONS = 100
+MAX_CONFIG_BYTES = 64 * 1024
+MAX_TYPE_CHARS = 100
+ACTION_FIELDS = ("id", "type", "name", "config", "onError", "timeout")
 MAX_ACTION_TIMEOUT_MS = 3_600_000
 MAX_WORKFLOW_TIMEOUT_MS = 7 * 24 * 3_600_000
 ACTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -69,36 +73,45 @@ def _check_optional_fields(body: dict[str, Any], out: dict[str, Any]) -> None:
         out["timeout_ms"] = timeout
 
 
+def _timeout_problem(timeout: Any) -> str | None:
+    if timeout is None or (is_integer(timeout) and 1 <= timeout <= MAX_ACTION_TIMEOUT_MS):
+        return None
+    return f"timeout must be an integer of milliseconds from 1 to {MAX_ACTION_TIMEOUT_MS}"
+
+
+def _config_problems(registered: ActionType, config: Any) -> list[str]:
+    if not isinstance(config, dict):
+        return ["config must be an object"]
+    size = json_size(config)
+    if size > MAX_CONFIG_BYTES:
+        return [f"config is {size} bytes of JSON, more than {MAX_CONFIG_BYTES}"]
+    if registered.validate is None:
+        return []
+    try:
+        return registered.validate(config)
+    except Exception as exc:  # a validator tripping on odd input is still a bad config
+        return [f"config is invalid: {exc}"]
+
+
 def _action_problems(action: dict[str, Any]) -> list[str]:
-    problems: list[str] = []
+    problems = unknown_keys(action, ACTION_FIELDS, ("an action field", "action fields"))
     action_type = action.get("type")
     if not isinstance(action_type, str) or not action_type:
-        return ["type is required"]
+        return [*problems, "type is required"]
+    if len(action_type) > MAX_TYPE_CHARS:
+        return [*problems, f"type must be at most {MAX_TYPE_CHARS} characters"]
     registered = get_action_type(action_type)
     if registered is None:
-        return [f"unknown action type {action_type!r}"]
+        return [*problems, f"unknown action type {action_type!r}"]
     name = action.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > 200):
         problems.append("name must be a string of at most 200 characters")
     if action.get("onError", "stop") not in ON_ERROR:
         problems.append(f"onError must be one of {', '.join(ON_ERROR)}")
-    timeout = action.get("timeout")
-    if timeout is not None and (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int)
-        or not 1 <= timeout <= MAX_ACTION_TIMEOUT_MS
-    ):
-        problems.append(
-            f"timeout must be an integer of milliseconds from 1 to {MAX_ACTION_TIMEOUT_MS}"
-        )
-    config = action.get("config", {})
-    if not isinstance(config, dict):
-        problems.append("config must be an object")
-    elif registered.validate is not None:
-        try:
-            problems.extend(registered.validate(config))
-        except Exception as exc:  # a validator tripping on odd input is still a bad config
-            problems.append(f"config is invalid: {exc}")
+    timeout_problem = _timeout_problem(action.get("timeout"))
+    if timeout_problem is not None:
+        problems.append(timeout_problem)
+    problems.extend(_config_problems(registered, action.get("config", {})))
     return problems
 
 
@@ -134,9 +147,11 @@ def check_actions(actions: Any) -> list[dict[str, Any]]:
             "config": action.get("config", {}),
             "onError": action.get("onError", "stop"),
         }
-        for optional in ("name", "timeout"):
-            if action.get(optional) is not None:
-                entry[optional] = action[optional]
+        if action.get("name") is not None:
+            entry["name"] = action["name"]
+        timeout = action.get("timeout")
+        if timeout is not None:
+            entry["timeout"] = int(timeout) if is_integer(timeout) else timeout
         normalised.append(entry)
     if details:
         first = details[0]

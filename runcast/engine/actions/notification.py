@@ -5,27 +5,41 @@ from __future__ import annotations
 from typing import Any
 
 from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
-from runcast.engine.actions.checks import optional_string, require_string
+from runcast.engine.actions.checks import (
+    optional_string,
+    rendered_text,
+    require_string,
+    unknown_keys,
+)
 from runcast.engine.actions.registry import ActionType
 from runcast.ids import stable_id
 from runcast.models import Notification
 from runcast.resolvers.wire import utcnow
 
+SETTING = ("a send_notification setting", "send_notification settings")
+KEYS = ("message", "recipient")
+MAX_MESSAGE = 10_000
+MAX_RECIPIENT = 200
+
 
 def validate(config: dict[str, Any]) -> list[str]:
-    errors: list[str] = []
-    require_string(config, "message", errors, 10_000)
-    optional_string(config, "recipient", errors, 200)
+    errors = unknown_keys(config, KEYS, SETTING, "config.")
+    require_string(config, "message", errors, MAX_MESSAGE)
+    optional_string(config, "recipient", errors, MAX_RECIPIENT)
     return errors
 
 
 async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
     config = action["config"]
-    message, recipient = config.get("message"), config.get("recipient")
-    if not isinstance(message, str) or not message:
-        return ActionResult(False, error="message rendered empty", retryable=False)
-    if recipient is not None and not isinstance(recipient, str):
-        recipient = str(recipient)
+    message, problem = rendered_text(config.get("message"), "message")
+    if problem is None and not message:
+        problem = "message rendered empty"
+    recipient, recipient_problem = rendered_text(
+        config.get("recipient"), "recipient", MAX_RECIPIENT
+    )
+    problem = problem or recipient_problem
+    if problem is not None:
+        return ActionResult(False, error=problem, retryable=False)
     output: dict[str, Any] = {"notificationSent": True, "message": message, "recipient": recipient}
     if context.dry_run:
         return ActionResult(True, {**output, "notificationSent": False, "simulated": True})

@@ -5,42 +5,63 @@ from __future__ import annotations
 from typing import Any
 
 from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
-from runcast.engine.actions.checks import optional_choice, optional_string, require_string
+from runcast.engine.actions.checks import (
+    optional_choice,
+    optional_string,
+    rendered_text,
+    require_string,
+    shown,
+    unknown_keys,
+)
 from runcast.engine.actions.registry import ActionType
 from runcast.ids import stable_id
 from runcast.models import Task
 from runcast.resolvers.wire import utcnow
 
+SETTING = ("a create_task setting", "create_task settings")
+KEYS = ("title", "description", "priority", "assignedTo")
 PRIORITIES = ("LOW", "MEDIUM", "HIGH", "URGENT")
+MAX_TITLE = 500
+MAX_DESCRIPTION = 10_000
+MAX_ASSIGNEE = 200
 
 
 def validate(config: dict[str, Any]) -> list[str]:
-    errors: list[str] = []
-    require_string(config, "title", errors, 500)
-    optional_string(config, "description", errors, 10_000)
+    errors = unknown_keys(config, KEYS, SETTING, "config.")
+    require_string(config, "title", errors, MAX_TITLE)
+    optional_string(config, "description", errors, MAX_DESCRIPTION)
     optional_choice(config, "priority", PRIORITIES, errors)
-    optional_string(config, "assignedTo", errors, 200)
+    optional_string(config, "assignedTo", errors, MAX_ASSIGNEE)
     return errors
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _fields(config: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The rendered config's settings by column, or why they cannot be stored."""
+    title, problem = rendered_text(config.get("title"), "title")
+    if problem is None and not title:
+        problem = "title rendered empty"
+    description, description_problem = rendered_text(config.get("description"), "description")
+    priority, priority_problem = rendered_text(config.get("priority"), "priority")
+    if priority_problem is None and priority is not None and priority not in PRIORITIES:
+        priority_problem = f"priority {shown(priority)!r} is not one of {', '.join(PRIORITIES)}"
+    assigned_to, assignee_problem = rendered_text(
+        config.get("assignedTo"), "assignedTo", MAX_ASSIGNEE
+    )
+    fields = {
+        "title": title,
+        "description": description,
+        "priority": priority,
+        "assigned_to": assigned_to,
+    }
+    return fields, problem or description_problem or priority_problem or assignee_problem
 
 
 async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
-    config = action["config"]
-    title = _text(config.get("title"))
-    if not title:
-        return ActionResult(False, error="title rendered empty", retryable=False)
-    priority = _text(config.get("priority"))
-    if priority is not None and priority not in PRIORITIES:
-        return ActionResult(False, error=f"priority {priority!r} is not one of {PRIORITIES}")
-    fields = {
-        "title": title[:500],
-        "description": _text(config.get("description")),
-        "priority": priority,
-        "assigned_to": _text(config.get("assignedTo")),
-    }
+    fields, problem = _fields(action["config"])
+    if problem is not None:
+        return ActionResult(False, error=problem, retryable=False)
+    title = fields["title"]
+    fields["title"] = title[:MAX_TITLE]
     if context.dry_run:
         return ActionResult(
             True, {"taskId": None, "title": title, "status": "TODO", "simulated": True}

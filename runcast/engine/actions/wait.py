@@ -7,27 +7,30 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runcast.engine.actions.base import ActionContext, ActionResult
-from runcast.engine.actions.checks import is_template
+from runcast.engine.actions.checks import is_integer, is_whole_template, unknown_keys
 from runcast.engine.actions.registry import ActionType
 
+SETTING = ("a wait setting", "wait settings")
+KEYS = ("durationMs",)
 MAX_WAIT_MS = 7 * 24 * 3600 * 1000
 
 
 def _duration(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    """Whole milliseconds within range, else None (1.5, "10", true and -1 are not)."""
+    if not is_integer(value) or not 0 <= value <= MAX_WAIT_MS:
         return None
-    try:
-        duration = int(float(value))
-    except (ValueError, OverflowError):
-        return None
-    return duration if 0 <= duration <= MAX_WAIT_MS else None
+    return int(value)
 
 
 def validate(config: dict[str, Any]) -> list[str]:
+    errors = unknown_keys(config, KEYS, SETTING, "config.")
     value = config.get("durationMs")
-    if is_template(value) or (_duration(value) is not None and not isinstance(value, str)):
-        return []
-    return [f"config.durationMs is required: a number of milliseconds from 0 to {MAX_WAIT_MS}"]
+    if not is_whole_template(value) and _duration(value) is None:
+        errors.append(
+            f"config.durationMs is required: an integer of milliseconds from 0 to "
+            f"{MAX_WAIT_MS}, or a string that is exactly one {{{{ template }}}}"
+        )
+    return errors
 
 
 async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
