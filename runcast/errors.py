@@ -7,7 +7,8 @@ RuncastError
  ├── Forbidden                403 FORBIDDEN
  ├── NotFound                 404 (WORKSPACE_/WORKFLOW_/EXECUTION_NOT_FOUND)
  ├── RequestTimeout           408 REQUEST_TIMEOUT (a request body not sent in time)
- ├── Conflict                 409 (WORKFLOW_INACTIVE, EXECUTION_NOT_RUNNING)
+ ├── Conflict                 409 (WORKFLOW_INACTIVE, EXECUTION_NOT_RUNNING,
+ │                                 IDEMPOTENCY_KEY_REUSED)
  ├── WorkflowInvalid          422 WORKFLOW_INVALID
  └── TooManyConnections       429 TOO_MANY_CONNECTIONS (per client address)
 """
@@ -120,6 +121,12 @@ class ExecutionNotRunning(Conflict):
     """The execution has already finished."""
 
     code = "EXECUTION_NOT_RUNNING"
+
+
+class IdempotencyKeyReused(Conflict):
+    """The idempotency key was used before with a different request body."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
 
 
 class WorkflowInvalid(RuncastError):

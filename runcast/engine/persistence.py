@@ -50,16 +50,35 @@ class Finish:
 
 
 def step_event(step: StepRun) -> dict[str, Any]:
-    data: dict[str, Any] = {
+    """A `step` event's payload; `error` is null on a step that did not fail."""
+    return {
         "actionId": step.action_id,
         "actionType": step.action_type,
         "status": step.status,
         "output": step.output,
         "durationMs": step.duration_ms,
+        "error": step.error,
     }
-    if step.error is not None:
-        data["error"] = step.error
-    return data
+
+
+def start_statement(dialect: str, step: StepRun, started_at: datetime) -> statements.Statement:
+    """Mark `step` running since `started_at` and count the attempt this begins.
+
+    The count is stored as the run starts (in the write that starts it), so a run cut off
+    by a crash or a timeout still counts; `mark_started` mirrors it in memory.
+    """
+    return statements.update(
+        dialect,
+        StepRun,
+        {"status": "running", "started_at": started_at, "attempts": step.attempts + 1},
+        step_key(step),
+    )
+
+
+def mark_started(step: StepRun, started_at: datetime) -> None:
+    """What `start_statement` stored, in memory."""
+    step.status, step.started_at = "running", started_at
+    step.attempts += 1
 
 
 def _apply(change: StepChange, now: datetime) -> None:
@@ -93,9 +112,10 @@ async def commit(
 ) -> list[Event]:
     """Apply `changes` (and `finish`) to `execution` atomically, then publish the events.
 
-    `start_next` is marked running in the same transaction: the runner starts it right
-    after this commit, and a resumed `wait` needs its start time. A cancel of the caller
-    waits for the commit to end, so the objects in memory always say what was stored.
+    `start_next` is marked running (its attempt counted) in the same transaction: the
+    runner starts it right after this commit, and a resumed `wait` needs its start time.
+    A cancel of the caller waits for the commit to end, so the objects in memory always say
+    what was stored.
     """
     now = utcnow()
     saved = [(c.step, _fields(c.step)) for c in changes]
@@ -142,11 +162,7 @@ async def commit(
         for row in change.stored
     ]
     if start_next is not None:
-        batch.append(
-            statements.update(
-                dialect, StepRun, {"status": "running", "started_at": now}, step_key(start_next)
-            )
-        )
+        batch.append(start_statement(dialect, start_next, now))
     insert, events = insert_events(dialect, execution.id, execution.last_seq, items, now)
     batch.append(insert)
     try:
@@ -160,7 +176,7 @@ async def commit(
         raise
     execution.last_seq += len(items)
     if start_next is not None:
-        start_next.status, start_next.started_at = "running", now
+        mark_started(start_next, now)
     for key, value in updates.items():
         setattr(execution, key, value)
     await bus.publish_events(events)

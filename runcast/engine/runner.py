@@ -3,6 +3,10 @@
 A step that reached a final state is never run again: on resume the runner starts at the
 first unfinished step. The step that was in flight runs again with the same idempotency
 key, and a `wait` keeps its original start so it sleeps only the remaining time.
+
+A step's `attempts` is stored as each attempt starts (the first one in the write that
+starts the step), so it counts every run: one cut off by a timeout, and one that a crash
+interrupted before the step ran again.
 """
 
 from __future__ import annotations
@@ -17,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 from runcast import statements
 from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.registry import ActionType, get_action_type
-from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit, step_key
+from runcast.engine.persistence import (
+    Finish,
+    StaleExecution,
+    StepChange,
+    commit,
+    mark_started,
+    start_statement,
+    step_key,
+)
 from runcast.engine.templates import render
 from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, StepRun
@@ -27,7 +39,7 @@ from runcast.resolvers.execution_views import (
     status_change,
 )
 from runcast.resolvers.wire import utcnow
-from runcast.tasks import run_to_end
+from runcast.tasks import runs_to_end
 
 if TYPE_CHECKING:
     from runcast.engine.scheduler import Engine
@@ -69,11 +81,19 @@ def coerce_result(raw: Any) -> ActionResult:
     return ActionResult(raw.success, raw.output, error, raw.retryable, raw.retry_after_s)
 
 
-def _start_statement(dialect: str, step: StepRun, started_at: datetime) -> statements.Statement:
-    """Mark `step` running since `started_at`."""
-    return statements.update(
-        dialect, StepRun, {"status": "running", "started_at": started_at}, step_key(step)
-    )
+@runs_to_end
+async def _start_step(step: StepRun, started_at: datetime) -> None:
+    """Mark `step` running since `started_at`, counting its attempt, in its own write."""
+    await statements.run([start_statement(statements.dialect(), step, started_at)])
+    mark_started(step, started_at)
+
+
+@runs_to_end
+async def _count_retry(step: StepRun) -> None:
+    """Store that `step` begins one more attempt (a retry) before it runs."""
+    sets = {"attempts": step.attempts + 1}
+    await statements.run([statements.update(statements.dialect(), StepRun, sets, step_key(step))])
+    step.attempts += 1
 
 
 class ExecutionRunner:
@@ -90,6 +110,8 @@ class ExecutionRunner:
         self.cancel_requested = False
         self.started = False
         self.in_flight: StepRun | None = None
+        self.started_step: StepRun | None = None
+        """The step this runner marked running (with `_begin` or a commit) and has not run."""
 
     async def _commit(
         self,
@@ -100,6 +122,7 @@ class ExecutionRunner:
         await commit(
             self.execution, self.steps, changes, finish, self.guard, self.engine.bus, start_next
         )
+        self.started_step = start_next
 
     def _scope(self) -> dict[str, Any]:
         execution = self.execution
@@ -145,6 +168,7 @@ class ExecutionRunner:
         except StaleExecution:
             logger.warning("execution %s was taken over; this node stops it", execution.id)
 
+    @runs_to_end
     async def _begin(self) -> bool:
         """Move an execution taken straight from its request from PENDING to RUNNING, and
         start its first step, in one write. False when a cancel got there first."""
@@ -162,12 +186,13 @@ class ExecutionRunner:
         started_at = utcnow()
         if first is not None:
             started_at = first.started_at or started_at
-            batch.append(_start_statement(dialect, first, started_at))
-        if not await run_to_end(statements.run(batch)):
+            batch.append(start_statement(dialect, first, started_at))
+        if not await statements.run(batch):
             return False
         self.execution.status = self.guard["status"] = "RUNNING"
         if first is not None:
-            first.status, first.started_at = "running", started_at
+            mark_started(first, started_at)
+            self.started_step = first
         return True
 
     def deadline(self) -> datetime | None:
@@ -194,12 +219,9 @@ class ExecutionRunner:
                 continue
             action = actions[index]
             self.in_flight = step
-            if step.status != "running":
-                now = step.started_at or utcnow()
-                await run_to_end(
-                    statements.run([_start_statement(statements.dialect(), step, now)])
-                )
-                step.status, step.started_at = "running", now
+            if step is not self.started_step:  # queued, or left running by a crash
+                await _start_step(step, step.started_at or utcnow())
+            self.started_step = None
             change, halt = await self._run_step(action, step)
             rest = [s for s in self.steps[index + 1 :] if s.status not in FINAL_STEP_STATUSES]
             if change.status == "failed" and action.get("onError", "stop") != "continue":
@@ -237,7 +259,7 @@ class ExecutionRunner:
         try:
             rendered = {**action, "config": render(action.get("config", {}), self._scope())}
         except Exception as exc:  # a template walking odd data must not break the engine
-            return StepChange(step, "failed", None, f"template error: {exc}", 1), False
+            return StepChange(step, "failed", None, f"template error: {exc}"), False
         attempts = await self._attempts(action_type, rendered, step)
         result = attempts.result
         output = dict(result.output) if result.output is not None else None
@@ -256,22 +278,26 @@ class ExecutionRunner:
     async def _attempts(
         self, action_type: ActionType, action: dict[str, Any], step: StepRun
     ) -> Attempts:
+        """Run the handler, retrying per the strategy. The count includes the attempts of
+        runs before this one (`step.attempts` already counts this run's first)."""
         retry = action.get("onError") == "retry"
         limit = 1 + (RETRIES if retry else 0)
         errors: list[str] = []
         result = ActionResult(False, error="not run")
-        for attempt in range(1, limit + 1):
-            result, stored = await self._attempt(action_type, action, step, attempt)
+        for tried in range(1, limit + 1):
+            if tried > 1:
+                await _count_retry(step)
+            result, stored = await self._attempt(action_type, action, step, step.attempts)
             if result.success:
-                return Attempts(result, attempt, errors, stored)
+                return Attempts(result, step.attempts, errors, stored)
             errors.append(result.error or "action failed")
-            if attempt == limit or not result.retryable:
-                return Attempts(result, attempt, errors, [])
-            delay = self.engine.settings.retry_base_ms * (2 ** (attempt - 1)) / 1000
+            if tried == limit or not result.retryable:
+                break
+            delay = self.engine.settings.retry_base_ms * (2 ** (tried - 1)) / 1000
             if result.retry_after_s is not None:
                 delay = result.retry_after_s
             await asyncio.sleep(delay)
-        return Attempts(result, limit, errors, [])
+        return Attempts(result, step.attempts, errors, [])
 
     async def _attempt(
         self, action_type: ActionType, action: dict[str, Any], step: StepRun, attempt: int

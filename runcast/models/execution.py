@@ -30,6 +30,8 @@ class Execution(Model):
     error = fields.TextField(null=True)
     error_code = fields.CharField(max_length=40, null=True)
     idempotency_key = fields.CharField(max_length=200, null=True)
+    request_fingerprint = fields.CharField(max_length=64, null=True)
+    """SHA-256 of the execute request a key was first used with (see `resolvers.executions`)."""
     cancel_requested = fields.BooleanField(default=False)
     created_at = fields.DatetimeField()
     started_at = fields.DatetimeField()

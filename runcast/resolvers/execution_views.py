@@ -13,7 +13,8 @@ FINAL_EXECUTION_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 
 def step_view(step: StepRun) -> dict[str, Any]:
-    view: dict[str, Any] = {
+    """A step as REST and GraphQL show it; fields without a value are null, never absent."""
+    return {
         "actionId": step.action_id,
         "actionType": step.action_type,
         "status": step.status,
@@ -22,10 +23,8 @@ def step_view(step: StepRun) -> dict[str, Any]:
         "completedAt": iso(step.completed_at),
         "durationMs": step.duration_ms,
         "attempts": step.attempts,
+        "error": step.error,
     }
-    if step.error is not None:
-        view["error"] = step.error
-    return view
 
 
 def progress_of(statuses: list[str], execution_status: str) -> dict[str, Any]:
@@ -69,7 +68,8 @@ def timing_of(execution: Execution, now: datetime | None = None) -> dict[str, An
 
 
 def execution_view(execution: Execution, steps: list[StepRun] | None) -> dict[str, Any]:
-    """The execution as the seed shows it; `steps` is omitted when not loaded."""
+    """The execution as the seed shows it (fields without a value are null, never absent);
+    `steps` is omitted when not loaded."""
     view: dict[str, Any] = {
         "id": execution.id,
         "workflowId": execution.workflow_id,  # type: ignore[attr-defined]
@@ -84,9 +84,8 @@ def execution_view(execution: Execution, steps: list[StepRun] | None) -> dict[st
         "durationMs": execution.duration_ms,
         "isSimulation": execution.is_simulation,
         "error": execution.error,
+        "errorCode": execution.error_code,
     }
-    if execution.error_code:
-        view["errorCode"] = execution.error_code
     if steps is not None:
         view["steps"] = [step_view(step) for step in steps]
     return view

@@ -1,7 +1,15 @@
-"""Executions: start (with idempotency and optional wait), read status, cancel."""
+"""Executions: start (with idempotency and optional wait), read status, cancel.
+
+Every answer shows one instant: an execution just stored is answered from copies taken
+before the engine got it, and one read back from the database is read with its steps so
+that status, steps and progress agree (see `load_steps_with_state`).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from copy import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +22,7 @@ from runcast.engine.scheduler import Engine
 from runcast.errors import (
     ExecutionNotFound,
     ExecutionNotRunning,
+    IdempotencyKeyReused,
     ValidationError,
     WorkflowInactive,
 )
@@ -47,6 +56,16 @@ class ExecuteRequest:
     dry_run: bool
     wait: bool
     idempotency_key: str | None
+
+    def fingerprint(self) -> str:
+        """SHA-256 of what the request asks to run: canonical JSON of its trigger data,
+        variables and dry-run flag. `wait` only changes how the answer is delivered, so
+        it is left out."""
+        asked = {"triggerData": self.trigger_data, "variables": self.variables}
+        canonical = json.dumps(
+            {**asked, "dryRun": self.dry_run}, sort_keys=True, separators=(",", ":")
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def parse_execute(body: Any, idempotency_key: str | None) -> ExecuteRequest:
@@ -95,6 +114,29 @@ async def load_steps(execution_id: str) -> list[StepRun]:
     return await statements.select(StepRun, "t.execution_id = ?", [execution_id], "t.position")
 
 
+_STATE_COLUMNS = ("status", "error", "error_code", "completed_at", "duration_ms")
+"""The execution's columns that change while it runs (the others are fixed at insert)."""
+
+
+async def load_steps_with_state(execution: Execution) -> list[StepRun]:
+    """The execution's steps, read in one statement with the execution's changing columns,
+    which are copied onto `execution`: its status, steps and progress then agree as of one
+    instant, even if commits landed after `execution` itself was read."""
+    state = ", ".join(f"e.{column} AS execution_{column}" for column in _STATE_COLUMNS)
+    sql = (
+        f"SELECT {statements.columns(StepRun, 't')}, {state} "
+        f"FROM {StepRun._meta.db_table} t JOIN {Execution._meta.db_table} e "
+        "ON e.id = t.execution_id WHERE t.execution_id = ? ORDER BY t.position"
+    )
+    rows = await statements.fetch(sql, [execution.id])
+    if rows:
+        fields = Execution._meta.fields_map
+        for column in _STATE_COLUMNS:
+            value = rows[0][f"execution_{column}"]
+            setattr(execution, column, fields[column].to_python_value(value))
+    return [statements.instance(StepRun, row) for row in rows]
+
+
 async def store_execution(
     workflow: Workflow, caller: Caller, request: ExecuteRequest, engine: Engine, run_here: bool
 ) -> tuple[Execution, list[StepRun]]:
@@ -114,6 +156,7 @@ async def store_execution(
         triggered_by=caller.user_id,
         is_simulation=request.dry_run,
         idempotency_key=request.idempotency_key,
+        request_fingerprint=None if request.idempotency_key is None else request.fingerprint(),
         created_at=now,
         started_at=now,
     )
@@ -134,12 +177,30 @@ async def store_execution(
     return execution, steps
 
 
+@dataclass(frozen=True)
+class Started:
+    """An execution as execute answers it: the execution and its steps as they stood at
+    one instant, never the objects the engine is changing."""
+
+    execution: Execution
+    steps: list[StepRun]
+
+
+def _snapshot(execution: Execution, steps: list[StepRun]) -> Started:
+    return Started(copy(execution), [copy(step) for step in steps])
+
+
+async def _read_back(execution: Execution) -> Started:
+    steps = await load_steps_with_state(execution)
+    return Started(execution, steps)
+
+
 @runs_to_end
 async def _store_and_start(
     workflow: Workflow, caller: Caller, request: ExecuteRequest, engine: Engine
-) -> Execution:
+) -> Started:
     """Store the execution and run it here or queue it; a request that goes away meanwhile
-    does not leave it stored but unstarted."""
+    does not leave it stored but unstarted. Answers with the execution as stored."""
     run_here = engine.reserve()
     try:
         execution, steps = await store_execution(workflow, caller, request, engine, run_here)
@@ -147,54 +208,68 @@ async def _store_and_start(
         if run_here:
             engine.unreserve()
         raise
+    stored = _snapshot(execution, steps)
     await engine.bus.publish_status(workflow.workspace_id, status_change(execution))  # type: ignore[attr-defined]
     if run_here:
         engine.adopt(execution, steps)
     else:
         engine.queued()
+    return stored
+
+
+def _same_request(execution: Execution, request: ExecuteRequest) -> Execution:
+    """The execution stored under the request's key, if the key came with the same request
+    then; executions stored without a fingerprint match any request."""
+    stored = execution.request_fingerprint
+    if stored is not None and stored != request.fingerprint():
+        raise IdempotencyKeyReused(
+            "This idempotency key was already used with a different request "
+            f"(execution {execution.id!r})"
+        )
     return execution
 
 
-@dataclass(frozen=True)
-class Started:
-    """An execution as execute leaves it; `steps` is set when already in memory."""
-
-    execution: Execution
-    steps: list[StepRun] | None = None
+async def _previous(workflow: Workflow, request: ExecuteRequest) -> Execution | None:
+    if request.idempotency_key is None:
+        return None
+    found = await Execution.get_or_none(
+        workflow_id=workflow.id, idempotency_key=request.idempotency_key
+    )
+    return None if found is None else _same_request(found, request)
 
 
 async def execute(
     caller: Caller, workspace: str, workflow_id: str, request: ExecuteRequest, engine: Engine
 ) -> Started:
-    """Start a run of the workflow (or return the one started with the same key)."""
+    """Start a run of the workflow (or return the one started with the same key and the
+    same request; the same key with another request is 409 IDEMPOTENCY_KEY_REUSED)."""
     access = await require_role(caller, workspace, Role.EDITOR)
     workflow = await get_workflow_in(access, workflow_id)
     if workflow.status != "ACTIVE":
         raise WorkflowInactive(f"Workflow {workflow.id!r} is not active")
-    execution = None
-    if request.idempotency_key is not None:
-        execution = await Execution.get_or_none(
-            workflow_id=workflow.id, idempotency_key=request.idempotency_key
-        )
+    execution = await _previous(workflow, request)
     if execution is None:
         try:
-            execution = await _store_and_start(workflow, caller, request, engine)
+            started = await _store_and_start(workflow, caller, request, engine)
         except IntegrityError:  # a concurrent request with the same key stored it first
-            execution = await Execution.get(
-                workflow_id=workflow.id, idempotency_key=request.idempotency_key
-            )
+            execution = await _previous(workflow, request)
+            if execution is None:
+                raise
+        else:
+            if not request.wait:
+                return started
+            execution = started.execution
     if not request.wait:
-        return Started(execution)
+        return await _read_back(execution)
     finished = await engine.wait_finished(execution.id, WAIT_LIMIT_S)
     if finished is not None:
-        return Started(finished.execution, finished.steps)
-    return Started(await Execution.get(id=execution.id))
+        return _snapshot(finished.execution, finished.steps)
+    return await _read_back(await Execution.get(id=execution.id))
 
 
 async def execution_with_steps(started: Started) -> dict[str, Any]:
     """The execution and its steps, as the seed's execute answer shows it."""
-    steps = started.steps if started.steps is not None else await load_steps(started.execution.id)
-    return execution_view(started.execution, steps)
+    return execution_view(started.execution, started.steps)
 
 
 async def execution_status(caller: Caller, workspace: str, execution_id: str) -> dict[str, Any]:
@@ -205,7 +280,8 @@ async def execution_status(caller: Caller, workspace: str, execution_id: str) ->
 
 
 async def status_view(execution: Execution) -> dict[str, Any]:
-    steps = await load_steps(execution.id)
+    """The status answer, read back consistently (see `load_steps_with_state`)."""
+    steps = await load_steps_with_state(execution)
     (workflow,) = await statements.select(Workflow, "t.id = ?", [execution.workflow_id])  # type: ignore[attr-defined]
     statuses = [s.status for s in steps]
     view = execution_view(execution, steps)

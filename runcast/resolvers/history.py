@@ -24,7 +24,7 @@ from runcast.resolvers.execution_views import (
     execution_view,
     summary_of,
 )
-from runcast.resolvers.executions import load_steps
+from runcast.resolvers.executions import load_steps_with_state
 from runcast.resolvers.workflows import get_workflow_in
 
 STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
@@ -299,7 +299,7 @@ async def _one_execution(workflow: Workflow, execution_id: str) -> dict[str, Any
     execution = await Execution.get_or_none(id=execution_id, workflow_id=workflow.id)
     if execution is None:
         raise ExecutionNotFound(f"Execution {execution_id!r} not found in this workflow")
-    steps = await load_steps(execution.id)
+    steps = await load_steps_with_state(execution)
     view = execution_view(execution, steps)
     view["executionSummary"] = summary_of([step.status for step in steps])
     view["workflow"] = {

@@ -161,6 +161,7 @@ def item_of(row: Seeded, workflow: dict[str, Any]) -> dict[str, Any]:
         "durationMs": row.duration_ms,
         "isSimulation": False,
         "error": None,
+        "errorCode": None,
         "workflow": {"id": workflow["id"], "name": workflow["name"]},
     }
 

@@ -130,6 +130,13 @@ BOUNDARIES: dict[str, Callable[[pytest.MonkeyPatch, int], None]] = {
     "after-handler-before-commit": crash_after_handler,
     "after-commit-before-publish": crash_after_commit,
 }
+RESTARTED_STEP = {
+    "before-handler": 0,
+    "after-handler-before-commit": 0,
+    # The commit that crashed had already started the next step.
+    "after-commit-before-publish": 1,
+}
+"""Which step (after the crash position) the engine had started when it crashed."""
 
 
 @pytest.mark.parametrize("position", [1, 2])
@@ -156,6 +163,10 @@ async def test_crash_at_boundary_matches_a_clean_run(
         restarted = create_app(settings)
         async with restarted.router.lifespan_context(restarted):
             resumed = await final_state(crashed_id)
+            attempts = await StepRun.filter(execution_id=crashed_id).order_by("position")
     assert resumed == clean
+    # The step in flight ran again: its attempts count both runs.
+    rerun = position + RESTARTED_STEP[boundary]
+    assert [s.attempts for s in attempts] == [2 if s.position == rerun else 1 for s in attempts]
     keys = {r.headers["idempotency-key"] for r in receiver.to("/hook")}
     assert keys == {f"{clean_id}:action-3", f"{crashed_id}:action-3"}

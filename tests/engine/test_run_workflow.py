@@ -193,14 +193,14 @@ async def test_graphql_execute_and_read(client, tokens):
     again = await graphql(
         client,
         """mutation($wf: String!) { executeWorkflow(workspaceSlug: "acme", workflowId: $wf,
-             input: {idempotencyKey: "k-1"}) { id } }""",
+             input: {triggerData: {a: 1}, idempotencyKey: "k-1"}) { id } }""",
         tokens.headers("editor"),
         wf=workflow["id"],
     )
     assert again["data"]["executeWorkflow"]["id"] == execution_id
     rest = await client.post(
         f"{WS}/workflows/{workflow['id']}/execute",
-        json={"wait": True},
+        json={"triggerData": {"a": 1}, "wait": True},
         headers={**tokens.headers("editor"), "Idempotency-Key": "k-1"},
     )
     assert rest.json()["execution"]["id"] == execution_id
@@ -254,6 +254,7 @@ async def test_event_log_is_written_with_each_step(client, tokens):
         "status": "success",
         "output": rows[0]["payload"]["output"],
         "durationMs": rows[0]["payload"]["durationMs"],
+        "error": None,
     }
     assert rows[1]["payload"] == {
         "totalSteps": 3,

@@ -142,6 +142,7 @@ async def test_workflow_timeout_interrupts_the_step_in_flight(client, tokens):
     assert execution["errorCode"] == "EXECUTION_FAILED"
     assert [s["status"] for s in execution["steps"]] == ["success", "failed", "skipped"]
     assert execution["steps"][1]["error"] == "timeout"
+    assert [s["attempts"] for s in execution["steps"]] == [1, 1, 0]
     assert 300 <= execution["durationMs"] < 3000
 
 
@@ -213,3 +214,4 @@ async def test_reaper_ends_a_run_that_ignores_its_timeout(client, tokens, monkey
     assert execution["status"] == "FAILED"
     assert execution["error"] == "timeout"
     assert [s["status"] for s in execution["steps"]] == ["failed", "skipped"]
+    assert [s["attempts"] for s in execution["steps"]] == [1, 0]

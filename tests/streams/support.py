@@ -177,8 +177,6 @@ def from_graphql(node: dict[str, Any]) -> Received:
     if kind == "connected":
         assert seq == 0
         seq = None
-    if kind == "step" and data["error"] is None:
-        del data["error"]
     return Received(seq, kind, data)
 
 
