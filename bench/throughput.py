@@ -1,9 +1,10 @@
 """throughput: a 5-step workflow run by 20 concurrent clients, and one request at a time.
 
 Each client posts `…/execute` with `"wait": true` in a loop, so a response is a COMPLETED
-execution and its latency is request-to-COMPLETED. The floor writes the same rows (the
-execution, five steps, each step's result and its events) with the raw sqlite3 driver in
-one loop: the least work the same result needs.
+execution and its latency is request-to-COMPLETED. On SQLite the size of the server's
+`-wal` file is sampled every 20 ms from start to end, and its peak reported. The floor
+writes the same rows (the execution, five steps, each step's result and its events) with
+the raw sqlite3 driver in one loop: the least work the same result needs.
 """
 
 from __future__ import annotations
@@ -11,15 +12,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sqlite3
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
 from bench.harness import API, HEADERS, create_workflow, percentile, print_table, server, write_json
+from runcast.db import sqlite_file
+
+WAL_SAMPLE_S = 0.02
 
 ACTIONS = [
     {"type": "send_notification", "config": {"message": "Welcome {{trigger.userId}}"}},
@@ -50,6 +58,51 @@ async def closed_loop(url: str, workflow_id: str, clients: int, seconds: float) 
 
         await asyncio.gather(*(client() for _ in range(clients)))
     return latencies
+
+
+class WalPeak:
+    """The largest size a SQLite database's `-wal` file reached while sampled, and how
+    often it was seen to shrink (a checkpoint truncated it)."""
+
+    def __init__(self, database: str) -> None:
+        self.path = f"{database}-wal"
+        self.bytes = 0
+        self.shrinks = 0
+        self._previous = 0
+
+    def sample(self) -> None:
+        try:
+            size = os.stat(self.path).st_size
+        except FileNotFoundError:
+            size = 0
+        self.bytes = max(self.bytes, size)
+        if size < self._previous:
+            self.shrinks += 1
+        self._previous = size
+
+
+@contextmanager
+def sampling(database_url: str) -> Iterator[WalPeak | None]:
+    """Sample the WAL of `database_url` in a thread while inside; None off SQLite."""
+    database = sqlite_file(database_url)
+    if database is None:
+        yield None
+        return
+    peak = WalPeak(database)
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(WAL_SAMPLE_S):
+            peak.sample()
+
+    thread = threading.Thread(target=run, name="wal sampler", daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        stop.set()
+        thread.join()
+        peak.sample()
 
 
 def floor(seconds: float) -> float:
@@ -134,12 +187,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench throughput")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--single", type=int, default=300, help="one-at-a-time requests")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
-    with server(args.backend) as live:
+    with server(args.backend) as live, sampling(live.database_url) as wal:
         idle_rss = live.rss_mib()
         workflow_id = create_workflow(live.url, ACTIONS)
         asyncio.run(one_at_a_time(live.url, workflow_id, 20))
@@ -149,6 +202,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         elapsed = time.monotonic() - started
         end_rss = live.rss_mib()
     rate = len(latencies) / elapsed
+    wal_peak_mib = wal.bytes / 2**20 if wal is not None else None
+    wal_shrinks = wal.shrinks if wal is not None else None
     floor_rate = floor(5.0)
     result = {
         "backend": args.backend,
@@ -161,12 +216,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
         "single_latency_ms": {"p50": percentile(single, 50), "p95": percentile(single, 95)},
         "rss_mib": {"idle": idle_rss, "after_run": end_rss},
+        "wal_peak_mib": wal_peak_mib,
+        "wal_shrinks": wal_shrinks,
         "floor_executions_per_s": floor_rate,
         "ratio_engine_to_floor": rate / floor_rate,
     }
     print_table(
         f"throughput ({args.backend}, {args.clients} clients, {args.seconds:.0f} s)",
         [
+            ("completed executions", len(latencies)),
             ("completed executions/s", rate),
             ("request→COMPLETED p50 ms", result["latency_ms"]["p50"]),
             ("request→COMPLETED p95 ms", result["latency_ms"]["p95"]),
@@ -175,6 +233,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ("one at a time p95 ms", result["single_latency_ms"]["p95"]),
             ("server RSS idle MiB", idle_rss),
             ("server RSS after run MiB", end_rss),
+            ("SQLite WAL peak MiB", "n/a" if wal_peak_mib is None else wal_peak_mib),
+            ("SQLite WAL seen shrinking", "n/a" if wal_shrinks is None else wal_shrinks),
             ("floor (raw sqlite3) executions/s", floor_rate),
             ("engine / floor", result["ratio_engine_to_floor"]),
         ],

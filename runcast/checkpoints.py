@@ -1,11 +1,28 @@
-"""SQLite's WAL checkpoints, moved off the write path.
+"""SQLite's WAL checkpoints, moved off the write path, and a bound on the WAL's size.
 
 By default SQLite checkpoints inside the commit that makes the WAL pass 1,000 pages, so
 the engine's single connection now and then stalls on copying pages and syncing the file
 while every step commit waits behind it. runcast turns that off on its connection
 (`wal_autocheckpoint=0`) and checkpoints from here instead, on a connection of its own in
-a worker thread, every `INTERVAL_S`. A PASSIVE checkpoint never waits for readers or
-writers: writes go on appending to the WAL meanwhile.
+a worker thread.
+
+The policy:
+
+- Every `INTERVAL_S`, a PASSIVE checkpoint. It never waits for readers or writers, so
+  writes go on appending to the WAL meanwhile. When the load pauses it catches up, and
+  the next commit starts the WAL over from its beginning.
+- Under sustained writes a PASSIVE checkpoint never catches up, and SQLite only rewinds
+  a WAL that is wholly copied: the file grows without bound (about 130 KB per execution).
+  So every `POLL_S` the size of the `-wal` file is checked, and once it reaches
+  `RESET_BYTES` a PASSIVE checkpoint copies what is there without blocking anyone, then a
+  TRUNCATE checkpoint takes the write lock, copies the few frames committed meanwhile,
+  waits for readers to leave the WAL and truncates the file to zero bytes. Writers wait
+  behind it through their busy timeout; this connection waits at most `RESET_WAIT_MS` for
+  its turn and for readers, well below the app's 10 s, so an app write never fails with
+  "database is locked" on its account (the app's transactions start as writes: `BEGIN
+  IMMEDIATE` or a single statement, which wait; only a deferred transaction that reads
+  before it writes fails at once behind any other writer). When the reset cannot get its
+  turn it reports `busy` and the next poll tries again.
 """
 
 from __future__ import annotations
@@ -13,19 +30,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
+import threading
+import time
 from dataclasses import dataclass
+from typing import Literal
 
 logger = logging.getLogger("runcast")
 
 INTERVAL_S = 1.0
+POLL_S = 0.1
+RESET_BYTES = 16 * 1024 * 1024
+RESET_WAIT_MS = 2000
+
+Mode = Literal["PASSIVE", "TRUNCATE"]
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """What one checkpoint did: frames in the WAL, frames copied into the database."""
+    """What one checkpoint did: its mode, the `-wal` file's size before it, and frames in
+    the WAL and copied into the database as SQLite reports them (after a TRUNCATE that
+    succeeded both are 0: the WAL is empty)."""
 
+    mode: Mode
     busy: bool
+    wal_bytes: int
     wal_frames: int
     checkpointed_frames: int
 
@@ -33,11 +63,25 @@ class Checkpoint:
 class Checkpointer:
     """Checkpoints one SQLite database file in the background while started."""
 
-    def __init__(self, path: str, interval_s: float = INTERVAL_S) -> None:
+    def __init__(
+        self,
+        path: str,
+        interval_s: float = INTERVAL_S,
+        *,
+        poll_s: float = POLL_S,
+        reset_bytes: int = RESET_BYTES,
+    ) -> None:
         self.path = path
+        self.wal_path = f"{path}-wal"
         self.interval_s = interval_s
+        self.poll_s = poll_s
+        self.reset_bytes = reset_bytes
+        self.last: Checkpoint | None = None
+        self.resets = 0
         self._connection: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._reset_blocked = False
+        self._in_use = threading.Lock()  # a cancelled checkpoint's thread runs on
 
     async def start(self) -> None:
         self._connection = await asyncio.to_thread(self._connect)
@@ -54,24 +98,63 @@ class Checkpointer:
             self._connection.close()
             self._connection = None
 
+    def wal_bytes(self) -> int:
+        """The size of the `-wal` file now; 0 when there is none."""
+        try:
+            return os.stat(self.wal_path).st_size
+        except FileNotFoundError:
+            return 0
+
     async def run_once(self) -> Checkpoint:
+        """One checkpoint by the policy: PASSIVE, plus TRUNCATE past `reset_bytes`."""
         assert self._connection is not None
-        return await asyncio.to_thread(self._checkpoint, self._connection)
+        done = await asyncio.to_thread(self._checkpoint, self._connection)
+        self.last = done
+        if done.mode == "TRUNCATE":
+            self._note_reset(done)
+        return done
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        connection.execute("PRAGMA busy_timeout=10000")
+        connection.execute(f"PRAGMA busy_timeout={RESET_WAIT_MS}")
         return connection
 
-    @staticmethod
-    def _checkpoint(connection: sqlite3.Connection) -> Checkpoint:
-        busy, wal_frames, done = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        return Checkpoint(bool(busy), int(wal_frames), int(done))
+    def _checkpoint(self, connection: sqlite3.Connection) -> Checkpoint:
+        with self._in_use:
+            size = self.wal_bytes()
+            passive = _pragma(connection, "PASSIVE", size)
+            if size < self.reset_bytes:
+                return passive
+            return _pragma(connection, "TRUNCATE", size)
+
+    def _note_reset(self, done: Checkpoint) -> None:
+        if not done.busy:
+            self.resets += 1
+            self._reset_blocked = False
+        elif not self._reset_blocked:
+            self._reset_blocked = True
+            logger.warning(
+                "the WAL of %s is %d bytes and could not be reset (another connection kept "
+                "it busy for %d ms); retrying",
+                self.path,
+                done.wal_bytes,
+                RESET_WAIT_MS,
+            )
 
     async def _loop(self) -> None:
+        passive_at = time.monotonic()
         while True:
-            await asyncio.sleep(self.interval_s)
+            await asyncio.sleep(self.poll_s)
+            now = time.monotonic()
+            if now - passive_at < self.interval_s and self.wal_bytes() < self.reset_bytes:
+                continue
+            passive_at = now
             try:
                 await self.run_once()
             except Exception:
                 logger.warning("checkpointing %s failed; retrying", self.path, exc_info=True)
+
+
+def _pragma(connection: sqlite3.Connection, mode: Mode, wal_bytes: int) -> Checkpoint:
+    busy, wal_frames, done = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+    return Checkpoint(mode, bool(busy), wal_bytes, int(wal_frames), int(done))

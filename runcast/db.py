@@ -9,17 +9,21 @@ from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 from tortoise.models import Model
 
+from runcast.checkpoints import RESET_BYTES
+
 SQLITE_PRAGMAS = {
     "busy_timeout": "10000",
     "synchronous": "NORMAL",
     "journal_mode": "WAL",
     "wal_autocheckpoint": "0",  # checkpoints run in the background (runcast/checkpoints.py)
+    # When a commit starts the WAL over, SQLite cuts the file back to this size.
+    "journal_size_limit": str(RESET_BYTES),
 }
 
 
 def _with_sqlite_pragmas(url: str) -> str:
-    """Add WAL, a busy timeout, NORMAL sync and no checkpoints in commits to a SQLite URL
-    unless it sets them."""
+    """Add WAL, a busy timeout, NORMAL sync, no checkpoints in commits and a WAL size
+    limit to a SQLite URL unless it sets them."""
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     for key, value in SQLITE_PRAGMAS.items():

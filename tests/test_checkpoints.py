@@ -1,34 +1,127 @@
-"""SQLite's WAL checkpoints run in the background, never inside a step's commit."""
+"""SQLite's WAL checkpoints run in the background, never inside a step's commit, and keep
+the WAL's size bounded while writes go on."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 from runcast import statements
-from runcast.checkpoints import Checkpointer
+from runcast.checkpoints import RESET_BYTES, Checkpointer
 from tests.helpers import WS, create_workflow, notify
+
+MIB = 1024 * 1024
+ROW = "x" * 1000
+
+
+def _database(path: str) -> sqlite3.Connection:
+    """A writer configured as the app's: WAL, NORMAL sync, no checkpoints in commits, a
+    10 s busy timeout."""
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA synchronous=NORMAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("PRAGMA busy_timeout=10000")
+    writer.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER PRIMARY KEY, pad TEXT)")
+    return writer
+
+
+def _write(writer: sqlite3.Connection, rows: int) -> None:
+    writer.execute("BEGIN IMMEDIATE")
+    writer.executemany("INSERT INTO t (pad) VALUES (?)", [(ROW,)] * rows)
+    writer.execute("COMMIT")
+
+
+def _count(path: str) -> int:
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(reader.execute("SELECT count(*) FROM t").fetchone()[0])
+    finally:
+        reader.close()
 
 
 async def test_a_checkpoint_copies_the_wal_into_the_database(tmp_path: Path) -> None:
     path = str(tmp_path / "db.sqlite")
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("PRAGMA journal_mode=WAL")
-    writer.execute("PRAGMA wal_autocheckpoint=0")
-    writer.execute("CREATE TABLE t (n INTEGER, pad TEXT)")
-    writer.executemany("INSERT INTO t VALUES (?, ?)", [(n, "x" * 500) for n in range(2000)])
+    writer = _database(path)
+    _write(writer, 2000)
     checkpointer = Checkpointer(path, interval_s=3600)
     await checkpointer.start()
     try:
         done = await checkpointer.run_once()
     finally:
         await checkpointer.stop()
+    assert done.mode == "PASSIVE"  # the WAL is below the reset threshold
     assert not done.busy
+    assert 0 < done.wal_bytes < RESET_BYTES
     assert done.wal_frames > 100
     assert done.checkpointed_frames == done.wal_frames
+    assert checkpointer.resets == 0
     writer.close()
-    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    assert reader.execute("SELECT count(*) FROM t").fetchone() == (2000,)
+    assert _count(path) == 2000
+
+
+async def test_past_the_threshold_a_checkpoint_truncates_the_wal(tmp_path: Path) -> None:
+    path = str(tmp_path / "db.sqlite")
+    writer = _database(path)
+    _write(writer, 3000)  # about 3 MiB of WAL
+    checkpointer = Checkpointer(path, interval_s=3600, reset_bytes=MIB)
+    await checkpointer.start()
+    try:
+        before = checkpointer.wal_bytes()
+        done = await checkpointer.run_once()
+        assert checkpointer.wal_bytes() == 0
+        assert checkpointer.last == done
+        _write(writer, 10)  # the next commit starts a fresh WAL
+        assert 0 < checkpointer.wal_bytes() < MIB
+    finally:
+        await checkpointer.stop()
+    assert before > MIB
+    assert done.mode == "TRUNCATE"
+    assert not done.busy
+    assert done.wal_bytes == before
+    assert (done.wal_frames, done.checkpointed_frames) == (0, 0)  # nothing left in the WAL
+    assert checkpointer.resets == 1
+    writer.close()
+    assert _count(path) == 3010
+
+
+async def test_the_wal_stays_bounded_while_writes_go_on(tmp_path: Path) -> None:
+    """A writer that never pauses for long (as the app's does under load) commits 24 MiB of
+    rows: without resets the WAL would hold all of it. Every write succeeds: the writer waits
+    behind a reset through its busy timeout instead of failing with "database is locked"."""
+    path = str(tmp_path / "db.sqlite")
+    writer = _database(path)
+    total_rows = 24 * MIB // len(ROW)
+    finished = threading.Event()
+
+    def write_all() -> None:
+        try:
+            for _ in range(total_rows // 20):
+                _write(writer, 20)
+                time.sleep(0.0005)  # the app's hand-off between two trips
+        finally:
+            finished.set()
+
+    checkpointer = Checkpointer(path, interval_s=3600, poll_s=0.01, reset_bytes=MIB)
+    await checkpointer.start()
+    peak = 0
+    try:
+        writing = asyncio.create_task(asyncio.to_thread(write_all))
+        while not finished.is_set():
+            peak = max(peak, checkpointer.wal_bytes())
+            await asyncio.sleep(0.002)
+        await writing
+        after = await checkpointer.run_once()
+    finally:
+        await checkpointer.stop()
+    assert checkpointer.resets >= 4
+    assert peak < 8 * MIB
+    assert after.mode == "PASSIVE"
+    writer.close()
+    assert _count(path) == total_rows // 20 * 20
 
 
 async def test_the_app_leaves_checkpoints_to_its_checkpointer_on_sqlite(
@@ -40,6 +133,8 @@ async def test_the_app_leaves_checkpoints_to_its_checkpointer_on_sqlite(
         return
     rows = await statements.fetch("PRAGMA wal_autocheckpoint", [])
     assert rows == [{"wal_autocheckpoint": 0}]
+    rows = await statements.fetch("PRAGMA journal_size_limit", [])
+    assert rows == [{"journal_size_limit": RESET_BYTES}]
     workflow = await create_workflow(client, tokens.headers(), notify(), notify("Again"))
     for _ in range(5):
         response = await client.post(
@@ -49,5 +144,6 @@ async def test_the_app_leaves_checkpoints_to_its_checkpointer_on_sqlite(
         )
         assert response.json()["execution"]["status"] == "COMPLETED"
     done = await checkpointer.run_once()
+    assert done.mode == "PASSIVE"
     assert done.wal_frames > 0  # the commits left their pages in the WAL for it
     assert done.checkpointed_frames == done.wal_frames
