@@ -32,7 +32,7 @@ from runcast.rest import workflows as rest_workflows
 from runcast.rest.common import handle_errors, handle_http_errors
 from runcast.rest.limits import BodyLimit
 from runcast.schema import build_schema
-from runcast.schema.context import RuncastGraphQL
+from runcast.schema.view import RuncastGraphQL
 from runcast.settings import Settings
 
 logger = logging.getLogger("runcast")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from tortoise.transactions import in_transaction
 
-from runcast.ids import new_id
+from runcast.ids import WORKSPACE_SLUG, new_id
 from runcast.models import ApiToken, Membership, Role, User, Workflow, Workspace
 from runcast.resolvers.auth import hash_token, issue_token
 
 DEFAULT_WORKSPACE = "default"
 ADMIN_USER = "admin"
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
 SAMPLE_WORKFLOW = {
     "name": "User Onboarding",
@@ -43,7 +40,7 @@ SAMPLE_WORKFLOW = {
 
 async def ensure_membership(user_name: str, workspace_slug: str, role: Role) -> User:
     """Create the user and workspace when missing and grant `role` in it."""
-    if not SLUG.match(workspace_slug):
+    if not WORKSPACE_SLUG.fullmatch(workspace_slug):
         raise ValueError("a workspace slug is 1-100 lowercase letters, digits or '-'")
     async with in_transaction():
         workspace = await Workspace.get_or_none(slug=workspace_slug)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 
@@ -14,3 +15,20 @@ def new_id(prefix: str) -> str:
 def stable_id(prefix: str, key: str) -> str:
     """Return the same identifier for the same `key`, so a repeated step writes one row."""
     return f"{prefix}_{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+
+
+WORKSPACE_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+_ID_CHARACTERS = re.compile(r"[A-Za-z0-9_-]+")
+MAX_ID_LENGTH = 40
+MAX_WORKSPACE_REF_LENGTH = 100
+
+
+def is_wellformed_id(value: str) -> bool:
+    """Whether `value` could name a row: checked before any database call, so an
+    overlong or odd identifier is simply not found."""
+    return len(value) <= MAX_ID_LENGTH and _ID_CHARACTERS.fullmatch(value) is not None
+
+
+def is_workspace_ref(value: str) -> bool:
+    """Whether `value` could be a workspace's slug or id."""
+    return len(value) <= MAX_WORKSPACE_REF_LENGTH and _ID_CHARACTERS.fullmatch(value) is not None

@@ -10,6 +10,7 @@ from tortoise.expressions import Q
 
 from runcast import statements
 from runcast.errors import Forbidden, Unauthorized, WorkspaceNotFound
+from runcast.ids import is_wellformed_id, is_workspace_ref
 from runcast.models import ApiToken, Membership, Role, User, Workspace
 
 TOKEN_PREFIX = "rc_"
@@ -73,6 +74,8 @@ async def authenticate(token: str | None) -> Caller:
 
 async def require_role(caller: Caller, workspace_ref: str, minimum: Role) -> Access:
     """Check that `caller` holds at least `minimum` in the workspace named by slug or id."""
+    if not is_workspace_ref(workspace_ref):
+        raise WorkspaceNotFound(f"Workspace {workspace_ref[:100]!r} not found")
     rows = await statements.fetch(
         f"SELECT m.role AS member_role, {statements.columns(Workspace, 'w')} "
         f"FROM {Membership._meta.db_table} m "
@@ -81,7 +84,10 @@ async def require_role(caller: Caller, workspace_ref: str, minimum: Role) -> Acc
         [caller.user_id, workspace_ref, workspace_ref],
     )
     if not rows:
-        exists = await Workspace.filter(Q(slug=workspace_ref) | Q(id=workspace_ref)).exists()
+        named = Q(slug=workspace_ref)
+        if is_wellformed_id(workspace_ref):
+            named |= Q(id=workspace_ref)
+        exists = await Workspace.filter(named).exists()
         if not exists:
             raise WorkspaceNotFound(f"Workspace {workspace_ref!r} not found")
         raise Forbidden("You are not a member of this workspace")

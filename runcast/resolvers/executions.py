@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from copy import copy
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from runcast.errors import (
     ValidationError,
     WorkflowInactive,
 )
-from runcast.ids import new_id
+from runcast.ids import is_wellformed_id, new_id
 from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, Role, StepRun, Workflow
 from runcast.resolvers.auth import Access, Caller, require_role
@@ -46,6 +47,7 @@ from runcast.tasks import runs_to_end
 WAIT_LIMIT_S = 30.0
 MAX_INPUT_BYTES = 256 * 1024
 MAX_IDEMPOTENCY_KEY = 200
+IDEMPOTENCY_KEY = re.compile(rf"[\x20-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}")
 EXECUTE_FIELDS = {"triggerData", "variables", "dryRun", "wait"}
 
 
@@ -70,7 +72,6 @@ class ExecuteRequest:
 
 def parse_execute(body: Any, idempotency_key: str | None) -> ExecuteRequest:
     """Validate an execute request body (`{}` when the client sent none)."""
-    body = {} if body is None else body
     if not isinstance(body, dict):
         raise ValidationError("The request body must be a JSON object")
     unknown = sorted(set(body) - EXECUTE_FIELDS)
@@ -92,8 +93,10 @@ def parse_execute(body: Any, idempotency_key: str | None) -> ExecuteRequest:
     for name in ("dryRun", "wait"):
         if body.get(name) is not None and not isinstance(body[name], bool):
             raise ValidationError(f"{name}: must be true or false", [{"field": name}])
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
-        raise ValidationError(f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise ValidationError(
+            f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+        )
     return ExecuteRequest(
         values["triggerData"],
         values["variables"],
@@ -104,7 +107,9 @@ def parse_execute(body: Any, idempotency_key: str | None) -> ExecuteRequest:
 
 
 async def get_execution_in(access: Access, execution_id: str) -> Execution:
-    execution = await statements.get_in_workspace(Execution, execution_id, access.workspace.id)
+    execution = None
+    if is_wellformed_id(execution_id):
+        execution = await statements.get_in_workspace(Execution, execution_id, access.workspace.id)
     if execution is None:
         raise ExecutionNotFound(f"Execution {execution_id!r} not found")
     return execution

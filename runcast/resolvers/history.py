@@ -17,6 +17,7 @@ from tortoise.functions import Count, Sum
 from tortoise.queryset import QuerySet
 
 from runcast.errors import ExecutionNotFound, ValidationError
+from runcast.ids import is_wellformed_id
 from runcast.models import Execution, Role, StepRun, Workflow
 from runcast.resolvers.auth import Caller, require_role
 from runcast.resolvers.execution_views import (
@@ -296,7 +297,9 @@ async def list_executions(
 
 
 async def _one_execution(workflow: Workflow, execution_id: str) -> dict[str, Any]:
-    execution = await Execution.get_or_none(id=execution_id, workflow_id=workflow.id)
+    execution = None
+    if is_wellformed_id(execution_id):
+        execution = await Execution.get_or_none(id=execution_id, workflow_id=workflow.id)
     if execution is None:
         raise ExecutionNotFound(f"Execution {execution_id!r} not found in this workflow")
     steps = await load_steps_with_state(execution)

@@ -6,7 +6,7 @@ from typing import Any
 
 from runcast import statements
 from runcast.errors import WorkflowNotFound
-from runcast.ids import new_id
+from runcast.ids import is_wellformed_id, new_id
 from runcast.models import Role, Workflow
 from runcast.resolvers.auth import Access, Caller, require_role
 from runcast.resolvers.wire import workflow_view
@@ -15,7 +15,9 @@ from runcast.resolvers.workflow_input import parse_create, parse_update
 
 async def get_workflow_in(access: Access, workflow_id: str) -> Workflow:
     """The workflow with this id in the caller's workspace, or 404."""
-    workflow = await statements.get_in_workspace(Workflow, workflow_id, access.workspace.id)
+    workflow = None
+    if is_wellformed_id(workflow_id):
+        workflow = await statements.get_in_workspace(Workflow, workflow_id, access.workspace.id)
     if workflow is None:
         raise WorkflowNotFound(f"Workflow {workflow_id!r} not found")
     return workflow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,8 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from runcast.errors import RuncastError, ValidationError
-from runcast.jsonsafe import json_problem
+from runcast.errors import RuncastError
+from runcast.jsonsafe import parse_json
 from runcast.resolvers.auth import Caller, authenticate, bearer_from_header
 
 logger = logging.getLogger("runcast.rest")
@@ -30,14 +29,7 @@ async def read_json(request: Request, *, empty: Any = None) -> Any:
     raw = await request.body()
     if not raw.strip():
         return empty
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ValidationError(f"The request body is not valid JSON: {exc}") from None
-    problem = json_problem(body)
-    if problem is not None:
-        raise ValidationError(f"The request body is {problem}")
-    return body
+    return parse_json(raw)
 
 
 def json_response(data: Any, status_code: int = 200) -> JSONResponse:

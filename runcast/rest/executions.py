@@ -12,7 +12,7 @@ from runcast.rest.common import caller_of, json_response, read_json
 
 async def execute(request: Request) -> Response:
     caller = await caller_of(request)
-    body = await read_json(request)
+    body = await read_json(request, empty={})
     parsed = executions.parse_execute(body, request.headers.get("idempotency-key"))
     started = await executions.execute(
         caller,

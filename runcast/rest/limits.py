@@ -12,7 +12,11 @@ from runcast.errors import RequestTimeout, ValidationError
 
 
 class BodyLimit:
-    """Refuse bodies over `max_bytes` with 400 VALIDATION_ERROR, declared or streamed."""
+    """Refuse bodies over `max_bytes` with 400 VALIDATION_ERROR, declared or streamed.
+
+    The refusal is raised from `receive`, where the app reads the body, so each endpoint
+    answers it in its own shape (REST's error body, GraphQL's `errors`); a declared length
+    over the cap is refused before a byte of the body is read."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -23,15 +27,13 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         too_large = ValidationError(f"The request body is larger than {self.max_bytes} bytes")
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                response = JSONResponse(too_large.to_body(), status_code=too_large.http_status)
-                await response(scope, receive, send)
-                return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
         received = 0
 
         async def limited() -> Message:
             nonlocal received
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise too_large
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 
-from graphql import GraphQLError, parse
+from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -43,6 +43,15 @@ class QueryLimits(AddValidationRules):
 
 
 _cached_parse = lru_cache(maxsize=CACHED_DOCUMENTS)(parse)
+
+
+def parsed_document(query: str) -> DocumentNode | None:
+    """The document of `query` under the token limit (shared with the parse cache), or
+    None when it does not parse."""
+    try:
+        return _cached_parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return None
 
 
 class CachedParse(SchemaExtension):

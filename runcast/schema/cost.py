@@ -50,6 +50,7 @@ from runcast.settings import Settings
 JSON_FIELD_COST = 100
 ASSUMED_LIST_SIZE = 10
 PAGE_ARGUMENTS = ("limit", "first", "last")
+MAX_INT_LITERAL_LENGTH = len(str(-(2**31)))
 # Deeper documents are refused by the depth limit; counting stops here so the walk stays
 # shallow whatever reaches it (all rules see a document in the same pass).
 MAX_WALK_DEPTH = 64
@@ -154,9 +155,9 @@ def _page_size(key: str, node: FieldNode, argument_names: Container[str]) -> int
     if not given:
         return paging.default
     value = given[0]
-    if isinstance(value, IntValueNode):
+    if isinstance(value, IntValueNode) and len(value.value) <= MAX_INT_LITERAL_LENGTH:
         return min(max(int(value.value), 1), paging.maximum)
-    return paging.maximum
+    return paging.maximum  # a variable, or a literal too long to be an Int (refused anyway)
 
 
 def too_costly(cost: int, max_cost: int, node: OperationDefinitionNode) -> GraphQLError:

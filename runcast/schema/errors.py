@@ -14,8 +14,31 @@ from runcast.errors import RuncastError
 logger = logging.getLogger("runcast.graphql")
 
 
+MAX_MESSAGE_LENGTH = 500
+
+
+def _shortened(message: str) -> str:
+    """GraphQL's messages quote the offending input, which may be long."""
+    if len(message) <= MAX_MESSAGE_LENGTH:
+        return message
+    return message[:MAX_MESSAGE_LENGTH] + "…"
+
+
+def is_fault(error: GraphQLError) -> bool:
+    """Whether `error` is the server's fault: an unexpected exception while resolving a
+    field. Errors without a path arose while reading or validating the document (e.g. a
+    literal too long to convert), so they are the request's."""
+    original = error.original_error
+    return (
+        original is not None
+        and not isinstance(original, RuncastError | GraphQLError)
+        and error.path is not None
+    )
+
+
 class ContractErrors(MaskErrors):
-    """Keep runcast's coded errors, code GraphQL's own as VALIDATION_ERROR, mask the rest."""
+    """Keep runcast's coded errors, code the request's other faults as VALIDATION_ERROR,
+    mask the server's."""
 
     def __init__(self) -> None:
         super().__init__(error_message="Internal server error")
@@ -33,9 +56,9 @@ class ContractErrors(MaskErrors):
                 path=error.path,
                 extensions=original.extensions,
             )
-        if original is None or isinstance(original, GraphQLError):
+        if not is_fault(error):
             return GraphQLError(
-                error.message,
+                _shortened(error.message),
                 nodes=error.nodes,
                 positions=error.positions,
                 path=error.path,
@@ -57,6 +80,5 @@ class Schema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
-            original = error.original_error
-            if original is not None and not isinstance(original, RuncastError | GraphQLError):
-                logger.error("unhandled GraphQL error", exc_info=original)
+            if is_fault(error):
+                logger.error("unhandled GraphQL error", exc_info=error.original_error)

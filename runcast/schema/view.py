@@ -1,0 +1,267 @@
+"""The GraphQL endpoint: Strawberry's ASGI view with runcast's context, authentication,
+JSON boundary and error answers on HTTP and on both websocket protocols.
+
+Every malformed request gets the protocol's own answer: on HTTP a JSON body
+`{"errors": [{"message", "extensions": {"code"}}]}` with a 4xx status; on
+graphql-transport-ws a 4400 close (4401 without a valid token, 4403 when FORBIDDEN); on
+graphql-ws an `error` message for the operation, the connection staying open.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+    _OperationStreamClosed,  # strawberry's own way to end an operation it has closed
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ConnectionInitMessage as LegacyConnectionInitMessage,
+)
+from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_operation_type
+
+from runcast.errors import Forbidden, RuncastError, Unauthorized, ValidationError
+from runcast.jsonsafe import parse_json
+from runcast.resolvers.auth import bearer_from_header
+from runcast.schema.build import parsed_document
+from runcast.schema.context import Context, token_from_params
+from runcast.settings import Settings
+
+HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+SUBSCRIPTIONS_OVER_WEBSOCKETS = (
+    "Subscriptions are served over websockets (graphql-transport-ws or graphql-ws), not over HTTP"
+)
+
+
+def error_response(status: int, message: str, code: str) -> JSONResponse:
+    """A GraphQL-over-HTTP error answer in the contract's terms."""
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status)
+
+
+def operation_type(query: Any, operation_name: Any) -> OperationType | None:
+    """The type of the operation a request names; None when the query does not parse
+    (Strawberry then reports the syntax error itself)."""
+    if not isinstance(query, str) or not (
+        operation_name is None or isinstance(operation_name, str)
+    ):
+        return None
+    document = parsed_document(query)
+    if document is None:
+        return None
+    try:
+        return get_operation_type(document, operation_name)
+    except RuntimeError:
+        return None
+
+
+def _optional(payload: dict[str, Any], key: str, kind: type) -> bool:
+    return payload.get(key) is None or isinstance(payload[key], kind)
+
+
+def operation_payload_problem(payload: Any) -> str | None:
+    """Why a websocket `subscribe`/`start` payload is malformed, or None."""
+    if not isinstance(payload, dict):
+        return "payload must be an object"
+    if not isinstance(payload.get("query"), str):
+        return "payload.query must be a string"
+    if not _optional(payload, "variables", dict) or not _optional(payload, "extensions", dict):
+        return "payload.variables and payload.extensions must be objects"
+    if not _optional(payload, "operationName", str):
+        return "payload.operationName must be a string"
+    return None
+
+
+def frame_problem(message: Any, operations: tuple[str, ...]) -> str | None:
+    """Why a websocket frame is malformed, or None. `operations` are the message types
+    that carry an operation (`subscribe`, or `start`); they and the ones that stop one
+    need a string `id`."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return "a message must be an object with a string type"
+    if message["type"] in (*operations, "complete", "stop"):
+        if not isinstance(message.get("id"), str) or not message["id"]:
+            return f"a {message['type']} message needs a non-empty string id"
+    if message["type"] in operations:
+        return operation_payload_problem(message.get("payload"))
+    return None
+
+
+def with_null_payload_as_absent(message: Any) -> Any:
+    """`connection_init` with `"payload": null` means no payload, as if it were absent."""
+    if message.get("payload", {}) is None:
+        return {**message, "payload": {}}
+    return message
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with the contract's close codes: 4400 for a malformed frame,
+    4401 when `connection_init` has no valid token, 4403 when a subscription is FORBIDDEN."""
+
+    async def handle_message(self, message: Message) -> None:
+        problem = frame_problem(message, ("subscribe",))
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        if message["type"] == "connection_init":
+            message = with_null_payload_as_absent(message)
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except Unauthorized as exc:
+            await self.websocket.close(code=4401, reason=exc.message)
+
+    async def _handle_pre_execution_error(
+        self, operation: Operation[Context, None], result: PreExecutionError
+    ) -> None:
+        codes = {(error.extensions or {}).get("code") for error in result.errors or []}
+        if Forbidden.code in codes:
+            await self.websocket.close(code=4403, reason="Forbidden")
+            self.operations.pop(operation.id, None)
+            raise _OperationStreamClosed
+        await super()._handle_pre_execution_error(operation, result)
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """graphql-ws: a `connection_init` without a valid token gets `connection_error`; a
+    malformed frame gets an `error` message; queries and mutations run once and complete."""
+
+    async def handle_message(self, message: OperationMessage) -> None:
+        problem = frame_problem(message, ("start",))
+        if problem is not None:
+            operation_id = message.get("id") if isinstance(message, dict) else None
+            await self.send_message(
+                {
+                    "type": "error",
+                    "id": operation_id if isinstance(operation_id, str) else None,
+                    "payload": {"message": problem, "extensions": {"code": ValidationError.code}},
+                }  # type: ignore[typeddict-item]
+            )
+            return
+        if message["type"] == "connection_init":
+            message = with_null_payload_as_absent(message)
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except Unauthorized as exc:
+            await self.send_message(
+                {"type": "connection_error", "payload": {"code": exc.code, "message": exc.message}}
+            )
+            await self.websocket.close(code=4401, reason=exc.message)
+
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        kind = operation_type(query, operation_name)
+        if kind is None or kind is OperationType.SUBSCRIPTION:
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+            return
+        try:
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=self.context,
+                root_value=self.root_value,
+                operation_name=operation_name,
+            )
+            await self.send_data_message(result, operation_id)
+            await self.send_message({"type": "complete", "id": operation_id})
+        finally:
+            self.tasks.pop(operation_id, None)
+
+
+class RuncastGraphQL(GraphQL):
+    """Strawberry's ASGI view with runcast's context, JSON boundary and error answers."""
+
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except RuncastError as exc:
+            response = error_response(exc.http_status, exc.message, exc.code)
+        except HTTPException as exc:
+            code = HTTP_CODES.get(exc.status_code, ValidationError.code)
+            response = error_response(exc.status_code, exc.reason, code)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """An HTTP request's JSON (its body, or GET's `variables`/`extensions`): an object,
+        through the JSON boundary."""
+        value = parse_json(data, "The GraphQL request")
+        if not isinstance(value, dict):
+            raise ValidationError("The GraphQL request must be a JSON object")
+        return value
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A websocket frame, through the JSON boundary; a refused frame is one that is not
+        JSON to the protocol handlers, which answer it as such."""
+        try:
+            return parse_json(data, "The message")
+        except ValidationError as exc:
+            raise json.JSONDecodeError(
+                exc.message, data if isinstance(data, str) else "", 0
+            ) from None
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Any,
+        root_value: Any,
+        request_data: Any,
+    ) -> Any:  # type: ignore[override]
+        if (
+            operation_type(request_data.query, request_data.operation_name)
+            is OperationType.SUBSCRIPTION
+        ):
+            raise HTTPException(400, SUBSCRIPTIONS_OVER_WEBSOCKETS)
+        return await super().execute_single(
+            request=request,
+            request_adapter=request_adapter,
+            sub_response=sub_response,
+            context=context,
+            root_value=root_value,
+            request_data=request_data,
+        )
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
+        settings: Settings = request.app.state.settings
+        if isinstance(request, WebSocket):
+            return Context(request=request, settings=settings, token=None)
+        token = bearer_from_header(request.headers.get("authorization"))
+        return Context(request=request, settings=settings, token=token)
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        """Authenticate from `connection_init`; the handlers refuse an Unauthorized."""
+        context.token = token_from_params(context.connection_params)
+        await context.caller()
+        return None
