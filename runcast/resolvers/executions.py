@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from copy import copy
 from dataclasses import dataclass
 from typing import Any
@@ -124,22 +125,38 @@ _STATE_COLUMNS = ("status", "error", "error_code", "completed_at", "duration_ms"
 
 
 async def load_steps_with_state(execution: Execution) -> list[StepRun]:
-    """The execution's steps, read in one statement with the execution's changing columns,
-    which are copied onto `execution`: its status, steps and progress then agree as of one
-    instant, even if commits landed after `execution` itself was read."""
+    """The execution's steps, read with its state (see `load_page_steps_with_state`)."""
+    return (await load_page_steps_with_state([execution]))[execution.id]
+
+
+async def load_page_steps_with_state(
+    executions: Sequence[Execution],
+) -> dict[str, list[StepRun]]:
+    """The steps of each execution, read in one statement with the executions' changing
+    columns, which are copied onto them: each one's status, steps and progress then agree
+    as of one instant, even if commits landed after the executions themselves were read."""
+    grouped: dict[str, list[StepRun]] = {execution.id: [] for execution in executions}
+    if not grouped:
+        return grouped
     state = ", ".join(f"e.{column} AS execution_{column}" for column in _STATE_COLUMNS)
+    marks = ", ".join("?" for _ in grouped)
     sql = (
         f"SELECT {statements.columns(StepRun, 't')}, {state} "
         f"FROM {StepRun._meta.db_table} t JOIN {Execution._meta.db_table} e "
-        "ON e.id = t.execution_id WHERE t.execution_id = ? ORDER BY t.position"
+        f"ON e.id = t.execution_id WHERE t.execution_id IN ({marks}) "
+        "ORDER BY t.execution_id, t.position"
     )
-    rows = await statements.fetch(sql, [execution.id])
-    if rows:
-        fields = Execution._meta.fields_map
-        for column in _STATE_COLUMNS:
-            value = rows[0][f"execution_{column}"]
-            setattr(execution, column, fields[column].to_python_value(value))
-    return [statements.instance(StepRun, row) for row in rows]
+    state_of: dict[str, dict[str, Any]] = {}
+    for row in await statements.fetch(sql, list(grouped)):
+        state_of.setdefault(row["execution_id"], row)
+        grouped[row["execution_id"]].append(statements.instance(StepRun, row))
+    fields = Execution._meta.fields_map
+    for execution in executions:
+        if execution.id in state_of:
+            for column in _STATE_COLUMNS:
+                value = state_of[execution.id][f"execution_{column}"]
+                setattr(execution, column, fields[column].to_python_value(value))
+    return grouped
 
 
 async def store_execution(

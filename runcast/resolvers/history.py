@@ -25,7 +25,7 @@ from runcast.resolvers.execution_views import (
     execution_view,
     summary_of,
 )
-from runcast.resolvers.executions import load_steps_with_state
+from runcast.resolvers.executions import load_page_steps_with_state, load_steps_with_state
 from runcast.resolvers.workflows import get_workflow_in
 
 STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
@@ -257,15 +257,6 @@ async def _workflow_names(
     return {row["id"]: {"id": row["id"], "name": row["name"]} for row in rows}
 
 
-async def _steps_of(executions: list[Execution]) -> dict[str, list[StepRun]]:
-    """The steps of every execution on a page, in one query."""
-    grouped: dict[str, list[StepRun]] = {e.id: [] for e in executions}
-    if grouped:
-        for step in await StepRun.filter(execution_id__in=list(grouped)).order_by("position"):
-            grouped[step.execution_id].append(step)  # type: ignore[attr-defined]
-    return grouped
-
-
 async def _items(
     executions: list[Execution],
     workflow: Workflow | None,
@@ -329,6 +320,6 @@ async def execution_history(
     total = await matching.count()
     page = await _page(matching, query)
     return {
-        "executions": await _items(page, workflow, await _steps_of(page)),
+        "executions": await _items(page, workflow, await load_page_steps_with_state(page)),
         "pagination": _pagination(query, total, len(page)),
     }
