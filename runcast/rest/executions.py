@@ -24,15 +24,20 @@ async def execute(request: Request) -> Response:
     return json_response({"execution": await executions.execution_with_steps(started)}, 201)
 
 
+CANCEL_METHODS = ("POST", "DELETE")
+
+
 async def status_or_cancel(request: Request) -> Response:
+    """GET (and HEAD, which Starlette routes with it) reads the status; POST and DELETE
+    cancel."""
     caller = await caller_of(request)
     workspace, execution_id = request.path_params["workspace"], request.path_params["execution_id"]
-    if request.method == "GET":
-        return json_response(await executions.execution_status(caller, workspace, execution_id))
-    result = await executions.cancel_execution(
-        caller, workspace, execution_id, request.app.state.engine
-    )
-    return json_response(result)
+    if request.method in CANCEL_METHODS:
+        result = await executions.cancel_execution(
+            caller, workspace, execution_id, request.app.state.engine
+        )
+        return json_response(result)
+    return json_response(await executions.execution_status(caller, workspace, execution_id))
 
 
 ROUTES = [

@@ -203,6 +203,8 @@ class RuncastGraphQL(GraphQL):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if scope["method"] == "HEAD":  # answered as GET; the server leaves out the body
+            scope = {**scope, "method": "GET"}
         try:
             response = await self.run(Request(scope=scope, receive=receive))
         except RuncastError as exc:

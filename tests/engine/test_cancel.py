@@ -170,3 +170,17 @@ async def test_viewer_cannot_cancel_and_unknown_is_404(client, tokens):
     missing = await client.get(f"{WS}/workflows/executions/exec_nope", headers=tokens.headers())
     assert missing.status_code == 404
     assert (await client.post(url, headers=tokens.headers("editor"))).status_code == 200
+
+
+async def test_head_reads_the_status_and_never_cancels(client, tokens):
+    execution_id = await start(
+        client, tokens, NOTE, {"type": "wait", "config": {"durationMs": 30_000}}, NOTE
+    )
+    await until_step_running(client, tokens, execution_id, 1)
+    path = f"{WS}/workflows/executions/{execution_id}"
+    head = await client.head(path, headers=tokens.headers("owner"))
+    assert head.status_code == 200
+    status = (await client.get(path, headers=tokens.headers("viewer"))).json()
+    assert status["execution"]["status"] == "RUNNING"
+    assert status["execution"]["steps"][1]["status"] == "running"
+    assert (await client.post(path, headers=tokens.headers("editor"))).status_code == 200
