@@ -265,6 +265,7 @@ async def test_history_pages_carry_steps_loaded_in_one_query(client, tokens, cap
     workflow, rows = await seeded_workflow(client, tokens)
     chosen = select(rows, ("COMPLETED", "FAILED"))
     caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+    caplog.set_level(logging.DEBUG, logger="runcast.sql")  # SQL sent around the ORM
     response = await client.get(
         f"{WS}/workflows/{workflow['id']}/history",
         params={"status": "COMPLETED,FAILED", "offset": "5", "limit": "30"},
