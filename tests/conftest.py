@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import shutil
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -53,14 +54,25 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once; each test starts from a copy of it."""
+    path = tmp_path_factory.mktemp("template") / "runcast.db"
+    asyncio.run(apply_migrations(f"sqlite://{path}"))
+    return path
+
+
 @pytest.fixture
-async def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+async def settings(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, sqlite_template: Path
+) -> Settings:
     """Test settings; `@pytest.mark.settings(name=value)` overrides fields for one test."""
     marker = request.node.get_closest_marker("settings")
     overrides = marker.kwargs if marker else {}
     fields = {"retry_base_ms": 20, "node_id": "node_test", "sse_ping_seconds": 15.0}
     base = Settings(**{**fields, **overrides})
     if backend == "sqlite":
+        shutil.copyfile(sqlite_template, tmp_path / "runcast.db")
         return base.with_overrides(database_url=f"sqlite://{tmp_path / 'runcast.db'}")
     url = require("postgres", POSTGRES_URL)
     await _fresh_postgres(url)
