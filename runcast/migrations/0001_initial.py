@@ -2,7 +2,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from runcast.models.workspace import Role
+from runcast.domain.enums import Role
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index

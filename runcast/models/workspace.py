@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from tortoise import fields
 from tortoise.models import Model
 
-
-class Role(StrEnum):
-    """A member's role in a workspace; each includes the rights of the ones below it."""
-
-    VIEWER = "VIEWER"
-    EDITOR = "EDITOR"
-    ADMIN = "ADMIN"
-    OWNER = "OWNER"
-
-    @property
-    def rank(self) -> int:
-        return _RANKS[self]
-
-
-_RANKS = {Role.VIEWER: 1, Role.EDITOR: 2, Role.ADMIN: 3, Role.OWNER: 4}
+from runcast.domain.enums import Role
 
 
 class Workspace(Model):
