@@ -17,6 +17,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from runcast.engine.pool_transport import PoolTransport
+
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -110,16 +112,16 @@ def create_http_policy(
     allow_private: bool, blocked: Callable[[str], bool] = is_blocked
 ) -> HttpPolicy:
     """Build the one shared client used by every `call_api` step."""
-    transport = httpx.AsyncHTTPTransport(retries=0)
-    transport._pool = httpcore.AsyncConnectionPool(  # the public API has no backend hook
+    pool = httpcore.AsyncConnectionPool(
         ssl_context=httpx.create_ssl_context(),
         network_backend=GuardedBackend(allow_private, blocked),
         max_connections=200,
         max_keepalive_connections=50,
         keepalive_expiry=30.0,
+        retries=0,
     )
     client = httpx.AsyncClient(
-        transport=transport,
+        transport=PoolTransport(pool),
         follow_redirects=True,
         max_redirects=5,
         timeout=httpx.Timeout(None),

@@ -36,17 +36,23 @@ def is_fault(error: GraphQLError) -> bool:
     )
 
 
+def _always(error: GraphQLError) -> bool:
+    return True
+
+
 class ContractErrors(MaskErrors):
     """Keep runcast's coded errors, code the request's other faults as VALIDATION_ERROR,
-    mask the server's."""
+    mask the server's.
+
+    Every error goes through `anonymise_error`, which puts it in the contract's terms;
+    Strawberry's extension finds the errors of every result (operations, subscription
+    events, streamed frames) and hands them over.
+    """
 
     def __init__(self) -> None:
-        super().__init__(error_message="Internal server error")
+        super().__init__(should_mask_error=_always, error_message="Internal server error")
 
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [self._in_contract(error) for error in errors]
-
-    def _in_contract(self, error: GraphQLError) -> GraphQLError:
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if isinstance(original, RuncastError):
             return GraphQLError(

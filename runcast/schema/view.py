@@ -20,8 +20,6 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
-    Operation,
-    _OperationStreamClosed,  # strawberry's own way to end an operation it has closed
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -32,7 +30,6 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage as LegacyConnectionInitMessage,
 )
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
-from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 
@@ -128,15 +125,16 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         except Unauthorized as exc:
             await self.websocket.close(code=4401, reason=exc.message)
 
-    async def _handle_pre_execution_error(
-        self, operation: Operation[Context, None], result: PreExecutionError
-    ) -> None:
-        codes = {(error.extensions or {}).get("code") for error in result.errors or []}
-        if Forbidden.code in codes:
+    async def send_message(self, message: Message) -> None:
+        """An operation refused before it starts ends with an `error` message; a FORBIDDEN
+        one closes the connection with 4403 instead (the operation is already over)."""
+        if message["type"] == "error" and any(
+            (error.get("extensions") or {}).get("code") == Forbidden.code
+            for error in message["payload"]
+        ):
             await self.websocket.close(code=4403, reason="Forbidden")
-            self.operations.pop(operation.id, None)
-            raise _OperationStreamClosed
-        await super()._handle_pre_execution_error(operation, result)
+            return
+        await super().send_message(message)
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
