@@ -9,6 +9,11 @@ the reader re-reads the database instead of growing memory or slowing anybody el
 watchdog checks the listener tasks and the round trip of a probe message, and replaces a
 failed backend with a fresh connection; every reader is then marked `missed`, too.
 
+broadcaster has no public way to watch or repair its connection, so the helpers at the end
+of this module reach into its internals. That is safe only against the exact release they
+were written for: pyproject.toml pins `broadcaster==0.3.1` and `Hub.start` refuses to run
+(ConfigError) when another version is installed or an internal it uses is missing.
+
 Channel names come from `runcast.events.bus`, built from ids the server holds.
 """
 
@@ -21,9 +26,12 @@ import secrets
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from importlib import metadata
+from urllib.parse import urlparse
 
 from broadcaster import Broadcast
 
+from runcast.errors import ConfigError
 from runcast.tasks import cancel_and_wait
 
 logger = logging.getLogger("runcast.events")
@@ -146,8 +154,18 @@ class Hub:
         self._probe_sent_at = 0.0
 
     async def start(self) -> None:
-        """Connect, subscribe the probe channel and start the watchdog."""
+        """Check broadcaster's internals, connect, subscribe the probe channel and start
+        the watchdog."""
+        check_broadcaster_version()
         await self.broadcast.connect()
+        missing = missing_internals(self.broadcast, self.url)
+        if missing:
+            with contextlib.suppress(Exception):
+                await self.broadcast.disconnect()
+            raise ConfigError(
+                f"broadcaster {BROADCASTER_VERSION} lacks what the event hub relies on: "
+                + ", ".join(missing)
+            )
         self._probe = await self._open(self._probe_channel)
         self._watchdog = asyncio.create_task(self._watch(), name="broadcast watchdog")
 
@@ -330,7 +348,36 @@ class Hub:
 
 
 # broadcaster 0.3.1 (pinned in pyproject.toml) has no public way to watch or repair its
-# connection; these helpers are the only places that touch its internals.
+# connection; these helpers are the only places that touch its internals, and
+# `check_broadcaster` makes sure at start-up that they are there.
+
+BROADCASTER_VERSION = "0.3.1"
+BROADCAST_INTERNALS = ("_backend", "_subscribers", "_create_backend", "_listener_task")
+REDIS_BACKEND_INTERNALS = ("_ready", "_listener")
+
+
+def check_broadcaster_version() -> None:
+    """Refuse to start on a broadcaster other than the one the helpers below were written
+    for."""
+    installed = metadata.version("broadcaster")
+    if installed != BROADCASTER_VERSION:
+        raise ConfigError(
+            f"broadcaster {BROADCASTER_VERSION} is required (the event hub relies on its "
+            f"internals), but {installed} is installed"
+        )
+
+
+def missing_internals(broadcast: Broadcast, url: str) -> list[str]:
+    """The internals the helpers below use that a connected `broadcast` lacks."""
+    needed: list[tuple[object, tuple[str, ...]]] = [(broadcast, BROADCAST_INTERNALS)]
+    if urlparse(url).scheme in ("redis", "rediss") and hasattr(broadcast, "_backend"):
+        needed.append((broadcast._backend, REDIS_BACKEND_INTERNALS))
+    return [
+        f"{type(owner).__name__}.{name}"
+        for owner, names in needed
+        for name in names
+        if not hasattr(owner, name)
+    ]
 
 
 def _listening(broadcast: Broadcast) -> bool:

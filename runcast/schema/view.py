@@ -145,12 +145,14 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         problem = frame_problem(message, ("start",))
         if problem is not None:
             operation_id = message.get("id") if isinstance(message, dict) else None
-            await self.send_message(
+            # The reply's id is null when the frame has none, which strawberry's message
+            # types do not allow, so it goes straight to the socket.
+            await self.websocket.send_json(
                 {
                     "type": "error",
                     "id": operation_id if isinstance(operation_id, str) else None,
                     "payload": {"message": problem, "extensions": {"code": ValidationError.code}},
-                }  # type: ignore[typeddict-item]
+                }
             )
             return
         if message["type"] == "connection_init":
@@ -191,7 +193,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             self.tasks.pop(operation_id, None)
 
 
-class RuncastGraphQL(GraphQL):
+class RuncastGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with runcast's context, JSON boundary and error answers."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
@@ -238,7 +240,7 @@ class RuncastGraphQL(GraphQL):
         context: Any,
         root_value: Any,
         request_data: Any,
-    ) -> Any:  # type: ignore[override]
+    ) -> Any:
         if (
             operation_type(request_data.query, request_data.operation_name)
             is OperationType.SUBSCRIPTION
@@ -253,14 +255,14 @@ class RuncastGraphQL(GraphQL):
             request_data=request_data,
         )
 
-    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         settings: Settings = request.app.state.settings
         if isinstance(request, WebSocket):
             return Context(request=request, settings=settings, token=None)
         token = bearer_from_header(request.headers.get("authorization"))
         return Context(request=request, settings=settings, token=token)
 
-    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+    async def on_ws_connect(self, context: Context) -> Any:
         """Authenticate from `connection_init`; the handlers refuse an Unauthorized."""
         context.token = token_from_params(context.connection_params)
         await context.caller()

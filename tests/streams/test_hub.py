@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import redis.asyncio as redis
+from broadcaster import Broadcast
 
+from runcast.errors import ConfigError
+from runcast.events import hub as hub_module
 from runcast.events.bus import execution_channel
 from runcast.events.hub import Hub, Subscription
 from runcast.ids import new_id
@@ -144,3 +147,19 @@ async def test_the_watchdog_reconnects_a_failed_broadcast(hub, broadcast_url, fa
         await hub.broadcast.publish(channel, "after")
         assert await receive(subscription) == "after"
         assert await hub.check() is True
+
+
+async def test_start_refuses_a_broadcaster_other_than_the_pinned_one(broadcast_url, monkeypatch):
+    monkeypatch.setattr(hub_module.metadata, "version", lambda name: "0.4.0")
+    hub = Hub(broadcast_url)
+    with pytest.raises(ConfigError, match=r"broadcaster 0\.3\.1 is required.*0\.4\.0 is installed"):
+        await hub.start()
+
+
+async def test_start_refuses_a_broadcaster_without_the_internals_it_relies_on(
+    broadcast_url, monkeypatch
+):
+    hub = Hub(broadcast_url)
+    monkeypatch.delattr(Broadcast, "_create_backend")
+    with pytest.raises(ConfigError, match=r"lacks .*Broadcast\._create_backend"):
+        await hub.start()
