@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
+from runcast.domain.enums import OnError, TriggerType, WorkflowStatus
 from runcast.ids import WORKSPACE_SLUG, new_id
 from runcast.models import ApiToken, Membership, Role, User, Workflow, Workspace
 from runcast.resolvers.auth import hash_token, issue_token
@@ -14,14 +15,14 @@ ADMIN_USER = "admin"
 SAMPLE_WORKFLOW = {
     "name": "User Onboarding",
     "description": "Automated onboarding workflow",
-    "status": "ACTIVE",
-    "trigger": {"type": "manual"},
+    "status": WorkflowStatus.ACTIVE,
+    "trigger": {"type": TriggerType.MANUAL},
     "actions": [
         {
             "id": "action-1",
             "type": "send_notification",
             "config": {"message": "Welcome!", "recipient": "{{trigger.userId}}"},
-            "onError": "stop",
+            "onError": OnError.STOP,
         },
         {
             "id": "action-2",
@@ -32,7 +33,7 @@ SAMPLE_WORKFLOW = {
                 "priority": "HIGH",
                 "assignedTo": "{{trigger.userId}}",
             },
-            "onError": "stop",
+            "onError": OnError.STOP,
         },
     ],
 }

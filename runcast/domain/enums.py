@@ -30,6 +30,12 @@ class StepStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class TaskStatus(StrEnum):
+    """Where a task created by `create_task` is; tasks start as `TODO`."""
+
+    TODO = "TODO"
+
+
 class OnError(StrEnum):
     """What an execution does when an action fails."""
 

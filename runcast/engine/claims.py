@@ -16,13 +16,16 @@ from datetime import datetime, timedelta
 from tortoise import connections
 
 from runcast.db import db_value
+from runcast.domain.enums import ExecutionStatus
 from runcast.models import Execution
 
 _RUNNABLE = (
-    "status IN ('PENDING', 'RUNNING') AND (lease_expires_at IS NULL OR lease_expires_at < {now})"
+    f"status IN ('{ExecutionStatus.PENDING}', '{ExecutionStatus.RUNNING}') "
+    "AND (lease_expires_at IS NULL OR lease_expires_at < {now})"
 )
 _CLAIM = (
-    "UPDATE execution SET status = 'RUNNING', lease_owner = {owner}, "
+    f"UPDATE execution SET status = '{ExecutionStatus.RUNNING}', "
+    "lease_owner = {owner}, "
     "lease_expires_at = {expires}, fencing_token = fencing_token + 1 "
     "WHERE id IN (SELECT id FROM execution WHERE " + _RUNNABLE + " "
     "ORDER BY created_at, id LIMIT {limit}{lock}) RETURNING id, fencing_token"

@@ -14,12 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from runcast import statements
+from runcast.domain.clock import iso, utcnow
+from runcast.domain.enums import ExecutionStatus, StepStatus
+from runcast.domain.events import progress_of, status_change, step_event
 from runcast.engine.actions.base import StoredRow
 from runcast.events.bus import EventBus
 from runcast.events.log import Event, insert_events
 from runcast.models import Execution, StepRun
-from runcast.resolvers.execution_views import progress_of, status_change
-from runcast.resolvers.wire import iso, utcnow
 from runcast.tasks import runs_to_end
 
 
@@ -32,7 +33,7 @@ class StepChange:
     """The new final state of one step."""
 
     step: StepRun
-    status: str
+    status: StepStatus
     output: dict[str, Any] | None = None
     error: str | None = None
     attempts: int | None = None
@@ -44,21 +45,9 @@ class StepChange:
 class Finish:
     """The execution's final state."""
 
-    status: str
+    status: ExecutionStatus
     error: str | None = None
     error_code: str | None = None
-
-
-def step_event(step: StepRun) -> dict[str, Any]:
-    """A `step` event's payload; `error` is null on a step that did not fail."""
-    return {
-        "actionId": step.action_id,
-        "actionType": step.action_type,
-        "status": step.status,
-        "output": step.output,
-        "durationMs": step.duration_ms,
-        "error": step.error,
-    }
 
 
 def start_statement(dialect: str, step: StepRun, started_at: datetime) -> statements.Statement:
@@ -70,14 +59,14 @@ def start_statement(dialect: str, step: StepRun, started_at: datetime) -> statem
     return statements.update(
         dialect,
         StepRun,
-        {"status": "running", "started_at": started_at, "attempts": step.attempts + 1},
+        {"status": StepStatus.RUNNING, "started_at": started_at, "attempts": step.attempts + 1},
         step_key(step),
     )
 
 
 def mark_started(step: StepRun, started_at: datetime) -> None:
     """What `start_statement` stored, in memory."""
-    step.status, step.started_at = "running", started_at
+    step.status, step.started_at = StepStatus.RUNNING, started_at
     step.attempts += 1
 
 
@@ -123,14 +112,14 @@ async def commit(
     for change in changes:
         _apply(change, now)
         items.append(("step", step_event(change.step)))
-        status = finish.status if finish and change is changes[-1] else "RUNNING"
+        status = finish.status if finish and change is changes[-1] else ExecutionStatus.RUNNING
         progress = progress_of([s.status for s in steps], status)
         progress.pop("runningSteps")
         items.append(("progress", {**progress, "status": status}))
     updates: dict[str, Any] = {}
     if finish is not None:
         duration = max(0, int((now - execution.started_at).total_seconds() * 1000))
-        if finish.status == "FAILED":
+        if finish.status == ExecutionStatus.FAILED:
             items.append(("error", {"message": f"Execution failed: {finish.error}"}))
         items.append(
             (
@@ -181,10 +170,10 @@ async def commit(
         setattr(execution, key, value)
     await bus.publish_events(events)
     if finish is not None:
-        await bus.publish_status(execution.workspace_id, status_change(execution))  # type: ignore[attr-defined]
+        await bus.publish_status(execution.workspace_id, status_change(execution))
     return events
 
 
 def step_key(step: StepRun) -> dict[str, Any]:
     """The columns that name one step row."""
-    return {"execution_id": step.execution_id, "position": step.position}  # type: ignore[attr-defined]
+    return {"execution_id": step.execution_id, "position": step.position}

@@ -16,11 +16,21 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from runcast import statements
+from runcast.domain.clock import utcnow
+from runcast.domain.enums import (
+    FINAL_EXECUTION_STATUSES,
+    FINAL_STEP_STATUSES,
+    ExecutionStatus,
+    OnError,
+    StepStatus,
+)
+from runcast.domain.events import status_change
 from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.registry import ActionType, get_action_type
+from runcast.engine.http_guard import HttpPolicy
 from runcast.engine.persistence import (
     Finish,
     StaleExecution,
@@ -31,18 +41,11 @@ from runcast.engine.persistence import (
     step_key,
 )
 from runcast.engine.templates import render
+from runcast.events.bus import EventBus
 from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, StepRun
-from runcast.resolvers.execution_views import (
-    FINAL_EXECUTION_STATUSES,
-    FINAL_STEP_STATUSES,
-    status_change,
-)
-from runcast.resolvers.wire import utcnow
+from runcast.settings import Settings
 from runcast.tasks import runs_to_end
-
-if TYPE_CHECKING:
-    from runcast.engine.scheduler import Engine
 
 logger = logging.getLogger("runcast.engine")
 
@@ -50,6 +53,17 @@ DEFAULT_ACTION_TIMEOUT_MS = 30_000
 RETRIES = 3
 MAX_OUTPUT_BYTES = 256 * 1024
 CANCELLED_MESSAGE = "Cancelled by user"
+
+
+class RunnerHost(Protocol):
+    """What a runner uses of the engine that owns it."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def bus(self) -> EventBus: ...
+    @property
+    def http(self) -> HttpPolicy: ...
 
 
 @dataclass
@@ -100,7 +114,7 @@ class ExecutionRunner:
     """Walks an execution's steps. Owned by the engine, which may cancel it."""
 
     def __init__(
-        self, engine: Engine, execution: Execution, steps: list[StepRun], fencing_token: int
+        self, engine: RunnerHost, execution: Execution, steps: list[StepRun], fencing_token: int
     ) -> None:
         self.engine = engine
         self.execution = execution
@@ -139,7 +153,7 @@ class ExecutionRunner:
                 "isSimulation": execution.is_simulation,
                 "triggeredBy": execution.triggered_by,
             },
-            "workflow": {"id": execution.workflow_id},  # type: ignore[attr-defined]
+            "workflow": {"id": execution.workflow_id},
         }
 
     async def run(self) -> None:
@@ -153,7 +167,7 @@ class ExecutionRunner:
             if not await self._begin():
                 return
             await self.engine.bus.publish_status(
-                execution.workspace_id,  # type: ignore[attr-defined]
+                execution.workspace_id,
                 status_change(execution),
             )
             try:
@@ -172,7 +186,7 @@ class ExecutionRunner:
     async def _begin(self) -> bool:
         """Move an execution taken straight from its request from PENDING to RUNNING, and
         start its first step, in one write. False when a cancel got there first."""
-        if self.execution.status != "PENDING":
+        if self.execution.status != ExecutionStatus.PENDING:
             return True
         unfinished = self._unfinished()
         first = unfinished[0] if unfinished else None
@@ -180,7 +194,11 @@ class ExecutionRunner:
         execution_id = self.execution.id
         batch = [
             statements.update(
-                dialect, Execution, {"status": "RUNNING"}, {"id": execution_id, **self.guard}, 1
+                dialect,
+                Execution,
+                {"status": ExecutionStatus.RUNNING},
+                {"id": execution_id, **self.guard},
+                1,
             )
         ]
         started_at = utcnow()
@@ -189,7 +207,7 @@ class ExecutionRunner:
             batch.append(start_statement(dialect, first, started_at))
         if not await statements.run(batch):
             return False
-        self.execution.status = self.guard["status"] = "RUNNING"
+        self.execution.status = self.guard["status"] = ExecutionStatus.RUNNING
         if first is not None:
             mark_started(first, started_at)
             self.started_step = first
@@ -224,55 +242,55 @@ class ExecutionRunner:
             self.started_step = None
             change, halt = await self._run_step(action, step)
             rest = [s for s in self.steps[index + 1 :] if s.status not in FINAL_STEP_STATUSES]
-            if change.status == "failed" and action.get("onError", "stop") != "continue":
-                skipped = [StepChange(s, "skipped") for s in rest]
+            failed = change.status == StepStatus.FAILED
+            if failed and action.get("onError", OnError.STOP) != OnError.CONTINUE:
+                skipped = [StepChange(s, StepStatus.SKIPPED) for s in rest]
                 reason = f"Action {step.action_id} failed: {change.error}"
-                await self._commit([change, *skipped], Finish("FAILED", reason, "EXECUTION_FAILED"))
+                finish = Finish(ExecutionStatus.FAILED, reason, "EXECUTION_FAILED")
+                await self._commit([change, *skipped], finish)
                 self.in_flight = None
                 return
             if halt:
-                skipped = [
-                    StepChange(s, "skipped", {"reason": f"condition {step.action_id} was false"})
-                    for s in rest
-                ]
-                await self._commit([change, *skipped], Finish("COMPLETED"))
+                why = {"reason": f"condition {step.action_id} was false"}
+                skipped = [StepChange(s, StepStatus.SKIPPED, why) for s in rest]
+                await self._commit([change, *skipped], Finish(ExecutionStatus.COMPLETED))
                 self.in_flight = None
                 return
             if rest:
                 await self._commit([change], start_next=rest[0])
             else:
-                await self._commit([change], Finish("COMPLETED"))
+                await self._commit([change], Finish(ExecutionStatus.COMPLETED))
             self.in_flight = None
         if self.execution.status not in FINAL_EXECUTION_STATUSES:
-            await self._commit([], Finish("COMPLETED"))
+            await self._commit([], Finish(ExecutionStatus.COMPLETED))
 
     async def _run_step(self, action: dict[str, Any], step: StepRun) -> tuple[StepChange, bool]:
         """Run one action with its strategy; return its final change and whether to halt."""
         action_type = get_action_type(action["type"])
         if action_type is None:
             return StepChange(
-                step, "failed", None, f"unknown action type {action['type']!r}", 0
+                step, StepStatus.FAILED, None, f"unknown action type {action['type']!r}", 0
             ), False
         if self.execution.is_simulation and not action_type.dry_run:
             reason = f"custom action {action_type.name} does not run in a dry run"
-            return StepChange(step, "skipped", {"reason": reason}, None, 0), False
+            return StepChange(step, StepStatus.SKIPPED, {"reason": reason}, None, 0), False
         try:
             rendered = {**action, "config": render(action.get("config", {}), self._scope())}
         except Exception as exc:  # a template walking odd data must not break the engine
-            return StepChange(step, "failed", None, f"template error: {exc}"), False
+            return StepChange(step, StepStatus.FAILED, None, f"template error: {exc}"), False
         attempts = await self._attempts(action_type, rendered, step)
         result = attempts.result
         output = dict(result.output) if result.output is not None else None
-        if action.get("onError") == "retry":
+        if action.get("onError") == OnError.RETRY:
             output = {
                 **(output or {}),
                 "attempts": attempts.count,
                 "attemptErrors": attempts.errors,
             }
         if not result.success:
-            return StepChange(step, "failed", output, result.error, attempts.count), False
+            return StepChange(step, StepStatus.FAILED, output, result.error, attempts.count), False
         halt = action["type"] == "condition" and (output or {}).get("result") is False
-        change = StepChange(step, "success", output, None, attempts.count, attempts.stored)
+        change = StepChange(step, StepStatus.SUCCESS, output, None, attempts.count, attempts.stored)
         return change, halt
 
     async def _attempts(
@@ -280,7 +298,7 @@ class ExecutionRunner:
     ) -> Attempts:
         """Run the handler, retrying per the strategy. The count includes the attempts of
         runs before this one (`step.attempts` already counts this run's first)."""
-        retry = action.get("onError") == "retry"
+        retry = action.get("onError") == OnError.RETRY
         limit = 1 + (RETRIES if retry else 0)
         errors: list[str] = []
         result = ActionResult(False, error="not run")
@@ -311,8 +329,8 @@ class ExecutionRunner:
         scope = self._scope()
         context = ActionContext(
             execution_id=execution.id,
-            workspace_id=execution.workspace_id,  # type: ignore[attr-defined]
-            workflow_id=execution.workflow_id,  # type: ignore[attr-defined]
+            workspace_id=execution.workspace_id,
+            workflow_id=execution.workflow_id,
             action_id=step.action_id,
             trigger_data=execution.trigger_data,
             variables=execution.variables,
@@ -342,16 +360,16 @@ class ExecutionRunner:
 
     async def _finish_cancelled(self) -> None:
         changes = [
-            StepChange(s, "cancelled" if s is self.in_flight else "skipped")
+            StepChange(s, StepStatus.CANCELLED if s is self.in_flight else StepStatus.SKIPPED)
             for s in self._unfinished()
         ]
-        await self._commit(changes, Finish("CANCELLED", CANCELLED_MESSAGE))
+        await self._commit(changes, Finish(ExecutionStatus.CANCELLED, CANCELLED_MESSAGE))
 
     async def _finish_timed_out(self) -> None:
         changes = [
-            StepChange(s, "failed", None, "timeout")
+            StepChange(s, StepStatus.FAILED, None, "timeout")
             if s is self.in_flight
-            else StepChange(s, "skipped")
+            else StepChange(s, StepStatus.SKIPPED)
             for s in self._unfinished()
         ]
-        await self._commit(changes, Finish("FAILED", "timeout", "EXECUTION_FAILED"))
+        await self._commit(changes, Finish(ExecutionStatus.FAILED, "timeout", "EXECUTION_FAILED"))

@@ -16,14 +16,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from runcast.domain.clock import utcnow
+from runcast.domain.enums import ACTIVE_EXECUTION_STATUSES, FINAL_EXECUTION_STATUSES
 from runcast.engine.claims import claim_batch
 from runcast.engine.http_guard import HttpPolicy
 from runcast.engine.runner import ExecutionRunner
 from runcast.events.bus import CONTROL_CHANNEL, EventBus
 from runcast.events.hub import Hub
 from runcast.models import Execution, StepRun
-from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES
-from runcast.resolvers.wire import utcnow
 from runcast.settings import Settings
 from runcast.tasks import cancel_and_wait
 
@@ -97,7 +97,9 @@ class Engine:
         """Start the dispatcher and heartbeat; pick up work left by a previous process."""
         if embedded:
             # One node owns an embedded database: any lease was left by a crash.
-            await Execution.filter(status__in=("PENDING", "RUNNING")).update(lease_expires_at=None)
+            await Execution.filter(status__in=ACTIVE_EXECUTION_STATUSES).update(
+                lease_expires_at=None
+            )
         self._loops = [
             asyncio.create_task(self._dispatch_loop(), name="engine dispatcher"),
             asyncio.create_task(self._heartbeat_loop(), name="engine heartbeat"),
@@ -201,7 +203,7 @@ class Engine:
         executions = {e.id: e for e in await Execution.filter(id__in=ids)}
         steps: dict[str, list[StepRun]] = {execution_id: [] for execution_id in ids}
         for step in await StepRun.filter(execution_id__in=ids).order_by("position"):
-            steps[step.execution_id].append(step)  # type: ignore[attr-defined]
+            steps[step.execution_id].append(step)
         for execution_id, token in claimed:
             execution = executions[execution_id]
             if execution_id in self._cancel_on_start:
@@ -241,7 +243,7 @@ class Engine:
         ids = list(self._running)
         if ids:
             await Execution.filter(
-                id__in=ids, lease_owner=self.node_id, status__in=("PENDING", "RUNNING")
+                id__in=ids, lease_owner=self.node_id, status__in=ACTIVE_EXECUTION_STATUSES
             ).update(lease_expires_at=utcnow() + self.lease)
             await self._check_flags(ids)
         await self._reap_overdue()

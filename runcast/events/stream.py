@@ -18,12 +18,13 @@ from typing import Any
 
 from tortoise.expressions import Q
 
+from runcast.domain.clock import utcnow
+from runcast.domain.enums import ACTIVE_EXECUTION_STATUSES, FINAL_EXECUTION_STATUSES
+from runcast.domain.events import status_change
 from runcast.events.bus import execution_channel, workspace_channel
 from runcast.events.hub import Hub, Subscription
 from runcast.events.log import Event, read_events
 from runcast.models import Execution
-from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES, status_change
-from runcast.resolvers.wire import utcnow
 
 POLL_S = 1.0
 SHARED_READ_S = 0.5
@@ -156,7 +157,7 @@ def _decode(message: str | None) -> dict[str, Any] | None:
 async def _current_changes(workspace_id: str, since: datetime) -> list[dict[str, Any]]:
     executions = (
         await Execution.filter(workspace_id=workspace_id)
-        .filter(Q(status__in=["PENDING", "RUNNING"]) | Q(completed_at__gte=since))
+        .filter(Q(status__in=ACTIVE_EXECUTION_STATUSES) | Q(completed_at__gte=since))
         .order_by("started_at")
         .limit(RESYNC_LIMIT)
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from runcast.domain.enums import ExecutionStatus, StepStatus, TriggerType
 from runcast.models.workflow import Workflow
 from runcast.models.workspace import Workspace
 
@@ -19,8 +20,10 @@ class Execution(Model):
     workflow: fields.ForeignKeyRelation[Workflow] = fields.ForeignKeyField(
         "runcast.Workflow", related_name="executions", on_delete=fields.CASCADE
     )
-    status = fields.CharField(max_length=10, default="PENDING")
-    trigger_type = fields.CharField(max_length=20, default="manual")
+    workspace_id: str
+    workflow_id: str
+    status = fields.CharField(max_length=10, default=ExecutionStatus.PENDING.value)
+    trigger_type = fields.CharField(max_length=20, default=TriggerType.MANUAL.value)
     trigger_data = fields.JSONField(default=dict)
     variables = fields.JSONField(default=dict)
     actions = fields.JSONField(default=list)
@@ -61,10 +64,11 @@ class StepRun(Model):
     execution: fields.ForeignKeyRelation[Execution] = fields.ForeignKeyField(
         "runcast.Execution", related_name="steps", on_delete=fields.CASCADE
     )
+    execution_id: str
     position = fields.IntField()
     action_id = fields.CharField(max_length=100)
     action_type = fields.CharField(max_length=100)
-    status = fields.CharField(max_length=10, default="pending")
+    status = fields.CharField(max_length=10, default=StepStatus.PENDING.value)
     output = fields.JSONField(null=True)
     error = fields.TextField(null=True)
     attempts = fields.IntField(default=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from runcast.domain.enums import TaskStatus
 from runcast.models.workspace import Workspace
 
 
@@ -18,7 +19,7 @@ class Task(Model):
     description = fields.TextField(null=True)
     priority = fields.CharField(max_length=20, null=True)
     assigned_to = fields.CharField(max_length=200, null=True)
-    status = fields.CharField(max_length=20, default="TODO")
+    status = fields.CharField(max_length=20, default=TaskStatus.TODO.value)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from runcast.domain.enums import WorkflowStatus
 from runcast.models.workspace import Workspace
 
 
@@ -13,9 +14,10 @@ class Workflow(Model):
     workspace: fields.ForeignKeyRelation[Workspace] = fields.ForeignKeyField(
         "runcast.Workspace", related_name="workflows", on_delete=fields.CASCADE
     )
+    workspace_id: str
     name = fields.CharField(max_length=200)
     description = fields.TextField(null=True)
-    status = fields.CharField(max_length=10, default="ACTIVE")
+    status = fields.CharField(max_length=10, default=WorkflowStatus.ACTIVE.value)
     trigger = fields.JSONField(default=dict)
     actions = fields.JSONField(default=list)
     timeout_ms = fields.IntField(null=True)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from runcast.domain.clock import iso
+from runcast.domain.enums import FINAL_EXECUTION_STATUSES, StepStatus
 from runcast.models import Execution, StepRun, Workflow
-from runcast.resolvers.wire import iso
-
-FINAL_STEP_STATUSES = frozenset({"success", "failed", "skipped", "cancelled"})
-FINAL_EXECUTION_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 
 def step_view(step: StepRun) -> dict[str, Any]:
@@ -27,28 +25,12 @@ def step_view(step: StepRun) -> dict[str, Any]:
     }
 
 
-def progress_of(statuses: list[str], execution_status: str) -> dict[str, Any]:
-    """`completedSteps` counts final states; percentage is 100 once the execution finished."""
-    total = len(statuses)
-    completed = sum(1 for s in statuses if s in FINAL_STEP_STATUSES)
-    finished = execution_status in FINAL_EXECUTION_STATUSES
-    percentage = 100 if finished or total == 0 else round(100 * completed / total)
-    return {
-        "totalSteps": total,
-        "completedSteps": completed,
-        "successfulSteps": statuses.count("success"),
-        "failedSteps": statuses.count("failed"),
-        "runningSteps": statuses.count("running"),
-        "percentage": percentage,
-    }
-
-
 def summary_of(statuses: list[str]) -> dict[str, int]:
     return {
         "totalSteps": len(statuses),
-        "successfulSteps": statuses.count("success"),
-        "failedSteps": statuses.count("failed"),
-        "skippedSteps": statuses.count("skipped"),
+        "successfulSteps": statuses.count(StepStatus.SUCCESS),
+        "failedSteps": statuses.count(StepStatus.FAILED),
+        "skippedSteps": statuses.count(StepStatus.SKIPPED),
     }
 
 
@@ -72,8 +54,8 @@ def execution_view(execution: Execution, steps: list[StepRun] | None) -> dict[st
     `steps` is omitted when not loaded."""
     view: dict[str, Any] = {
         "id": execution.id,
-        "workflowId": execution.workflow_id,  # type: ignore[attr-defined]
-        "workspaceId": execution.workspace_id,  # type: ignore[attr-defined]
+        "workflowId": execution.workflow_id,
+        "workspaceId": execution.workspace_id,
         "status": execution.status,
         "triggeredBy": execution.triggered_by,
         "triggerType": execution.trigger_type,
@@ -98,17 +80,4 @@ def workflow_brief(workflow: Workflow) -> dict[str, Any]:
         "description": workflow.description,
         "trigger": workflow.trigger,
         "status": workflow.status,
-    }
-
-
-def status_change(execution: Execution) -> dict[str, Any]:
-    """What `workspace:<id>` subscribers hear when an execution changes status."""
-    return {
-        "executionId": execution.id,
-        "workflowId": execution.workflow_id,  # type: ignore[attr-defined]
-        "status": execution.status,
-        "startedAt": iso(execution.started_at),
-        "completedAt": iso(execution.completed_at),
-        "durationMs": execution.duration_ms,
-        "isSimulation": execution.is_simulation,
     }

@@ -18,6 +18,15 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from runcast import statements
+from runcast.domain.clock import utcnow
+from runcast.domain.enums import (
+    FINAL_EXECUTION_STATUSES,
+    ExecutionStatus,
+    StepStatus,
+    TriggerType,
+    WorkflowStatus,
+)
+from runcast.domain.events import progress_of, status_change
 from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit
 from runcast.engine.runner import CANCELLED_MESSAGE
 from runcast.engine.scheduler import Engine
@@ -33,15 +42,11 @@ from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, Role, StepRun, Workflow
 from runcast.resolvers.auth import Access, Caller, require_role
 from runcast.resolvers.execution_views import (
-    FINAL_EXECUTION_STATUSES,
     execution_view,
-    progress_of,
-    status_change,
     summary_of,
     timing_of,
     workflow_brief,
 )
-from runcast.resolvers.wire import utcnow
 from runcast.resolvers.workflows import get_workflow_in
 from runcast.tasks import runs_to_end
 
@@ -167,10 +172,10 @@ async def store_execution(
     now = utcnow()
     execution = Execution(
         id=new_id("exec"),
-        workspace_id=workflow.workspace_id,  # type: ignore[attr-defined]
+        workspace_id=workflow.workspace_id,
         workflow_id=workflow.id,
-        status="PENDING",
-        trigger_type="manual",
+        status=ExecutionStatus.PENDING,
+        trigger_type=TriggerType.MANUAL,
         trigger_data=request.trigger_data,
         variables=request.variables,
         actions=workflow.actions,
@@ -231,7 +236,7 @@ async def _store_and_start(
             engine.unreserve()
         raise
     stored = _snapshot(execution, steps)
-    await engine.bus.publish_status(workflow.workspace_id, status_change(execution))  # type: ignore[attr-defined]
+    await engine.bus.publish_status(workflow.workspace_id, status_change(execution))
     if run_here:
         engine.adopt(execution, steps)
     else:
@@ -267,7 +272,7 @@ async def execute(
     same request; the same key with another request is 409 IDEMPOTENCY_KEY_REUSED)."""
     access = await require_role(caller, workspace, Role.EDITOR)
     workflow = await get_workflow_in(access, workflow_id)
-    if workflow.status != "ACTIVE":
+    if workflow.status != WorkflowStatus.ACTIVE:
         raise WorkflowInactive(f"Workflow {workflow.id!r} is not active")
     execution = await _previous(workflow, request)
     if execution is None:
@@ -304,7 +309,7 @@ async def execution_status(caller: Caller, workspace: str, execution_id: str) ->
 async def status_view(execution: Execution) -> dict[str, Any]:
     """The status answer, read back consistently (see `load_steps_with_state`)."""
     steps = await load_steps_with_state(execution)
-    (workflow,) = await statements.select(Workflow, "t.id = ?", [execution.workflow_id])  # type: ignore[attr-defined]
+    (workflow,) = await statements.select(Workflow, "t.id = ?", [execution.workflow_id])
     statuses = [s.status for s in steps]
     view = execution_view(execution, steps)
     view["workflow"] = workflow_brief(workflow)
@@ -318,14 +323,14 @@ async def status_view(execution: Execution) -> dict[str, Any]:
 
 async def _cancel_pending(execution: Execution, engine: Engine) -> bool:
     steps = await load_steps(execution.id)
-    changes = [StepChange(step, "skipped") for step in steps]
+    changes = [StepChange(step, StepStatus.SKIPPED) for step in steps]
     try:
         await commit(
             execution,
             steps,
             changes,
-            Finish("CANCELLED", CANCELLED_MESSAGE),
-            {"status": "PENDING"},
+            Finish(ExecutionStatus.CANCELLED, CANCELLED_MESSAGE),
+            {"status": ExecutionStatus.PENDING},
             engine.bus,
         )
     except StaleExecution:
@@ -343,23 +348,22 @@ async def cancel_execution(
     if execution.status in FINAL_EXECUTION_STATUSES:
         raise ExecutionNotRunning(f"Execution {execution.id!r} is already {execution.status}")
     await Execution.filter(id=execution.id).update(cancel_requested=True)
-    stopped_before_start = execution.status == "PENDING" and await _cancel_pending(
+    stopped_before_start = execution.status == ExecutionStatus.PENDING and await _cancel_pending(
         execution, engine
     )
     if not stopped_before_start:
         await engine.cancel(execution.id)
     await execution.refresh_from_db()
-    if execution.status != "CANCELLED" and execution.status in FINAL_EXECUTION_STATUSES:
+    cancelled = execution.status == ExecutionStatus.CANCELLED
+    if not cancelled and execution.status in FINAL_EXECUTION_STATUSES:
         raise ExecutionNotRunning(f"Execution {execution.id!r} is already {execution.status}")
     return {
-        "success": execution.status == "CANCELLED",
+        "success": cancelled,
         "execution": {
             "id": execution.id,
             "status": execution.status,
             "error": execution.error,
             "completedAt": execution_view(execution, None)["completedAt"],
         },
-        "message": "Execution cancelled successfully"
-        if execution.status == "CANCELLED"
-        else "Cancellation requested",
+        "message": "Execution cancelled successfully" if cancelled else "Cancellation requested",
     }

@@ -16,19 +16,16 @@ from tortoise.expressions import Aggregate
 from tortoise.functions import Count, Sum
 from tortoise.queryset import QuerySet
 
+from runcast.domain.enums import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from runcast.errors import ExecutionNotFound, ValidationError
 from runcast.ids import is_wellformed_id
 from runcast.models import Execution, Role, StepRun, Workflow
 from runcast.resolvers.auth import Caller, require_role
-from runcast.resolvers.execution_views import (
-    FINAL_EXECUTION_STATUSES,
-    execution_view,
-    summary_of,
-)
+from runcast.resolvers.execution_views import execution_view, summary_of
 from runcast.resolvers.executions import load_page_steps_with_state, load_steps_with_state
 from runcast.resolvers.workflows import get_workflow_in
 
-STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
+STATUSES = tuple(ExecutionStatus)
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_OFFSET = 2**31 - 1
@@ -224,7 +221,7 @@ async def statistics_of(matching: QuerySet) -> dict[str, Any]:
     return {
         "total": total,
         "byStatus": {status: counts[status] for status in STATUSES if counts.get(status)},
-        "successRate": _rounded_rate(counts.get("COMPLETED", 0), total),
+        "successRate": _rounded_rate(counts.get(ExecutionStatus.COMPLETED, 0), total),
         "averageDurationMs": (2 * total_ms + timed) // (2 * timed) if timed else None,
         "p50DurationMs": percentiles[50],
         "p95DurationMs": percentiles[95],
@@ -250,7 +247,7 @@ async def _workflow_names(
 ) -> dict[str, dict[str, str]]:
     if workflow is not None:
         return {workflow.id: {"id": workflow.id, "name": workflow.name}}
-    ids = {e.workflow_id for e in executions}  # type: ignore[attr-defined]
+    ids = {e.workflow_id for e in executions}
     if not ids:
         return {}
     rows = await Workflow.filter(id__in=ids).values("id", "name")
@@ -266,7 +263,7 @@ async def _items(
     items = []
     for execution in executions:
         view = execution_view(execution, None if steps is None else steps[execution.id])
-        view["workflow"] = names[execution.workflow_id]  # type: ignore[attr-defined]
+        view["workflow"] = names[execution.workflow_id]
         items.append(view)
     return items
 

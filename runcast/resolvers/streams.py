@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from runcast.domain.clock import iso, utcnow
+from runcast.domain.enums import FINAL_EXECUTION_STATUSES
 from runcast.errors import ValidationError
 from runcast.models import Role
 from runcast.resolvers.auth import Caller, require_role
-from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES
 from runcast.resolvers.executions import get_execution_in
-from runcast.resolvers.wire import iso, utcnow
 
 MAX_EVENT_ID_DIGITS = 18
 

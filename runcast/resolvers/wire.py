@@ -1,29 +1,17 @@
-"""Conversions to the wire: ISO timestamps with `Z`, camelCase views of models."""
+"""Conversions to the wire: camelCase views of workflows, tasks and notifications."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from runcast.domain.clock import iso
 from runcast.models import Notification, Task, Workflow
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware in UTC (what the database stores)."""
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime | None) -> str | None:
-    """`2024-12-05T10:00:00.123Z`, or None."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def workflow_view(workflow: Workflow) -> dict[str, Any]:
     return {
         "id": workflow.id,
-        "workspaceId": workflow.workspace_id,  # type: ignore[attr-defined]
+        "workspaceId": workflow.workspace_id,
         "name": workflow.name,
         "description": workflow.description,
         "status": workflow.status,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from runcast.domain.enums import OnError, TriggerType, WorkflowStatus
 from runcast.engine.actions.checks import is_integer, unknown_keys
 from runcast.engine.actions.registry import ActionType, get_action_type
 from runcast.errors import ValidationError, WorkflowInvalid
 from runcast.jsonsafe import json_problem, json_size
 
-STATUSES = ("ACTIVE", "INACTIVE")
-ON_ERROR = ("stop", "continue", "retry")
+STATUSES = tuple(WorkflowStatus)
+ON_ERROR = tuple(OnError)
 MAX_ACTIONS = 100
 MAX_CONFIG_BYTES = 64 * 1024
 MAX_TYPE_CHARS = 100
@@ -55,10 +56,10 @@ def _check_optional_fields(body: dict[str, Any], out: dict[str, Any]) -> None:
     if "trigger" in body:
         trigger = body["trigger"]
         if trigger is None:
-            trigger = {"type": "manual"}
+            trigger = {"type": TriggerType.MANUAL}
         if not isinstance(trigger, dict):
             raise _bad("trigger", 'must be an object such as {"type": "manual"}')
-        trigger_type = trigger.get("type", "manual")
+        trigger_type = trigger.get("type", TriggerType.MANUAL)
         if not isinstance(trigger_type, str) or not trigger_type:
             raise _bad("trigger.type", "must be a non-empty string")
         out["trigger"] = {**trigger, "type": trigger_type}
@@ -106,7 +107,7 @@ def _action_problems(action: dict[str, Any]) -> list[str]:
     name = action.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > 200):
         problems.append("name must be a string of at most 200 characters")
-    if action.get("onError", "stop") not in ON_ERROR:
+    if action.get("onError", OnError.STOP) not in ON_ERROR:
         problems.append(f"onError must be one of {', '.join(ON_ERROR)}")
     timeout_problem = _timeout_problem(action.get("timeout"))
     if timeout_problem is not None:
@@ -145,7 +146,7 @@ def check_actions(actions: Any) -> list[dict[str, Any]]:
             "id": action_id,
             "type": action.get("type"),
             "config": action.get("config", {}),
-            "onError": action.get("onError", "stop"),
+            "onError": action.get("onError", OnError.STOP),
         }
         if action.get("name") is not None:
             entry["name"] = action["name"]
@@ -178,8 +179,8 @@ def parse_create(body: Any) -> dict[str, Any]:
     body = _require_object(body)
     out: dict[str, Any] = {
         "name": _check_name(body),
-        "status": "ACTIVE",
-        "trigger": {"type": "manual"},
+        "status": WorkflowStatus.ACTIVE,
+        "trigger": {"type": TriggerType.MANUAL},
     }
     _check_optional_fields(body, out)
     if "actions" not in body:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.utils.str_converters import to_camel_case, to_snake_case
+
+from runcast.domain.enums import ExecutionStatus as ExecutionStatus
+from runcast.domain.enums import OnError
+
+# The domain's enum is served as is: GraphQL's `ExecutionStatus` has its members' names.
+strawberry.enum(ExecutionStatus)
 
 
 @strawberry.type
@@ -26,7 +31,7 @@ class Action:
             type=data["type"],
             name=data.get("name"),
             config=data.get("config", {}),
-            on_error=data.get("onError", "stop"),
+            on_error=data.get("onError", OnError.STOP),
             timeout=data.get("timeout"),
         )
 
@@ -144,15 +149,6 @@ def to_wire(value: Any) -> Any:
             if item is not strawberry.UNSET
         }
     return value
-
-
-@strawberry.enum
-class ExecutionStatus(Enum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
 
 
 @strawberry.type

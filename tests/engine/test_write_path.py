@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 
 import runcast
 from runcast import statements
+from runcast.domain.clock import utcnow
 from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.registry import unregister_action_handler
 from runcast.engine.claims import claim_batch
@@ -29,7 +30,6 @@ from runcast.models import (
 )
 from runcast.resolvers.auth import Caller
 from runcast.resolvers.executions import ExecuteRequest, store_execution
-from runcast.resolvers.wire import utcnow
 from tests.helpers import WS, create_workflow, notify
 
 

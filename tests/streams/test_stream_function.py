@@ -8,13 +8,13 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from runcast.domain.enums import FINAL_EXECUTION_STATUSES
 from runcast.events import stream as stream_module
 from runcast.events.bus import execution_channel
 from runcast.events.hub import Hub
 from runcast.events.log import Event, read_events
 from runcast.events.stream import execution_events
 from runcast.models import Execution
-from runcast.resolvers.execution_views import FINAL_EXECUTION_STATUSES
 from tests.helpers import notify
 from tests.streams.support import (
     collect,

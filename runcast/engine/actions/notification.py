@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runcast.domain.clock import utcnow
 from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.checks import (
     optional_string,
@@ -14,7 +15,6 @@ from runcast.engine.actions.checks import (
 from runcast.engine.actions.registry import ActionType
 from runcast.ids import stable_id
 from runcast.models import Notification
-from runcast.resolvers.wire import utcnow
 
 SETTING = ("a send_notification setting", "send_notification settings")
 KEYS = ("message", "recipient")

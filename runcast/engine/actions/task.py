@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from runcast.domain.clock import utcnow
+from runcast.domain.enums import TaskStatus
 from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.checks import (
     optional_choice,
@@ -16,7 +18,6 @@ from runcast.engine.actions.checks import (
 from runcast.engine.actions.registry import ActionType
 from runcast.ids import stable_id
 from runcast.models import Task
-from runcast.resolvers.wire import utcnow
 
 SETTING = ("a create_task setting", "create_task settings")
 KEYS = ("title", "description", "priority", "assignedTo")
@@ -64,18 +65,18 @@ async def run(action: dict[str, Any], context: ActionContext) -> ActionResult:
     fields["title"] = title[:MAX_TITLE]
     if context.dry_run:
         return ActionResult(
-            True, {"taskId": None, "title": title, "status": "TODO", "simulated": True}
+            True, {"taskId": None, "title": title, "status": TaskStatus.TODO, "simulated": True}
         )
     task_id = stable_id("task", context.idempotency_key)
     task = {
         "id": task_id,
         "workspace_id": context.workspace_id,
         "execution_id": context.execution_id,
-        "status": "TODO",
+        "status": TaskStatus.TODO,
         "created_at": utcnow(),
         **fields,
     }
-    output = {"taskId": task_id, "title": title, "status": "TODO"}
+    output = {"taskId": task_id, "title": title, "status": TaskStatus.TODO}
     return StoringResult(True, output, rows=(StoredRow(Task, task),))
 
 
