@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise.transactions import in_transaction
 
 from runcast.domain.enums import OnError, TriggerType, WorkflowStatus
@@ -12,7 +14,7 @@ from runcast.resolvers.auth import hash_token, issue_token
 DEFAULT_WORKSPACE = "default"
 ADMIN_USER = "admin"
 
-SAMPLE_WORKFLOW = {
+SAMPLE_WORKFLOW: dict[str, Any] = {
     "name": "User Onboarding",
     "description": "Automated onboarding workflow",
     "status": WorkflowStatus.ACTIVE,

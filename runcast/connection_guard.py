@@ -122,7 +122,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.header_bytes = 0
         self.refused = False
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's own signature
         super().connection_made(transport)
         if self.client is not None:
             self.connection_slot = self.address_cap.acquire(self.client[0])

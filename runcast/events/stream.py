@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,7 +34,7 @@ RESYNC_MARGIN = timedelta(seconds=10)  # a publish may trail its commit
 
 async def execution_events(
     hub: Hub, execution_id: str, after: int = 0, *, poll_s: float = POLL_S
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Every event of the execution after seq `after`, exactly once and in seq order; ends
     after `complete` (or when the execution is deleted)."""
     async with hub.subscribe(execution_channel(execution_id)) as live:
@@ -121,7 +121,7 @@ async def _read_state(execution_id: str) -> _State:
     return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
 
-async def workspace_changes(hub: Hub, workspace_id: str) -> AsyncIterator[dict[str, Any]]:
+async def workspace_changes(hub: Hub, workspace_id: str) -> AsyncGenerator[dict[str, Any], None]:
     """Every status change of the workspace's executions, as `status_change` shapes them.
 
     Status changes have no log: after messages were missed (a full buffer, a reconnect) the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -24,9 +26,9 @@ class Execution(Model):
     workflow_id: str
     status = fields.CharField(max_length=10, default=ExecutionStatus.PENDING.value)
     trigger_type = fields.CharField(max_length=20, default=TriggerType.MANUAL.value)
-    trigger_data = fields.JSONField(default=dict)
-    variables = fields.JSONField(default=dict)
-    actions = fields.JSONField(default=list)
+    trigger_data: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    variables: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    actions: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     timeout_ms = fields.IntField(null=True)
     triggered_by = fields.CharField(max_length=40, null=True)
     is_simulation = fields.BooleanField(default=False)
@@ -69,7 +71,7 @@ class StepRun(Model):
     action_id = fields.CharField(max_length=100)
     action_type = fields.CharField(max_length=100)
     status = fields.CharField(max_length=10, default=StepStatus.PENDING.value)
-    output = fields.JSONField(null=True)
+    output: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     error = fields.TextField(null=True)
     attempts = fields.IntField(default=0)
     started_at = fields.DatetimeField(null=True)
@@ -90,7 +92,7 @@ class ExecutionEvent(Model):
     )
     seq = fields.IntField()
     type = fields.CharField(max_length=20)
-    payload = fields.JSONField()
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField()
     created_at = fields.DatetimeField()
 
     class Meta:

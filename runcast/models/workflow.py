@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -18,8 +20,8 @@ class Workflow(Model):
     name = fields.CharField(max_length=200)
     description = fields.TextField(null=True)
     status = fields.CharField(max_length=10, default=WorkflowStatus.ACTIVE.value)
-    trigger = fields.JSONField(default=dict)
-    actions = fields.JSONField(default=list)
+    trigger: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    actions: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     timeout_ms = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

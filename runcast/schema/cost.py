@@ -151,7 +151,7 @@ def _page_size(key: str, node: FieldNode, argument_names: Container[str]) -> int
     if not any(name in argument_names for name in PAGE_ARGUMENTS):
         return None
     paging = PAGED_FIELDS.get(key, OTHER_PAGED_FIELD)
-    given = [arg.value for arg in node.arguments if arg.name.value in PAGE_ARGUMENTS]
+    given = [arg.value for arg in node.arguments or () if arg.name.value in PAGE_ARGUMENTS]
     if not given:
         return paging.default
     value = given[0]
