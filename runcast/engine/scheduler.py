@@ -134,8 +134,8 @@ class Engine:
                         await waiters.event.wait()
                 if waiters.event.is_set():
                     return waiters.runner
-                status = await Execution.filter(id=execution_id).values_list("status", flat=True)
-                if not status or status[0] in FINAL_EXECUTION_STATUSES:
+                stored = await Execution.get_or_none(id=execution_id).only("id", "status")
+                if stored is None or stored.status in FINAL_EXECUTION_STATUSES:
                     return None
             return None
         finally:

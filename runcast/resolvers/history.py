@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
-from pypika_tortoise import SqlContext
+from pypika_tortoise.context import SqlContext
 from pypika_tortoise.terms import AggregateFunction, Term
 from tortoise import connections
 from tortoise.expressions import Aggregate
@@ -153,7 +153,9 @@ def nearest_rank(percent: int, count: int) -> int:
     return -(-percent * count // 100)
 
 
-def _matching(workspace_id: str, workflow: Workflow | None, query: HistoryQuery) -> QuerySet:
+def _matching(
+    workspace_id: str, workflow: Workflow | None, query: HistoryQuery
+) -> QuerySet[Execution]:
     if workflow is not None:
         matching = Execution.filter(workflow_id=workflow.id)
     else:
@@ -167,7 +169,7 @@ def _matching(workspace_id: str, workflow: Workflow | None, query: HistoryQuery)
     return matching
 
 
-async def _percentiles(finished: QuerySet, count: int) -> dict[int, int | None]:
+async def _percentiles(finished: QuerySet[Execution], count: int) -> dict[int, int | None]:
     """Nearest-rank percentiles of duration_ms over `finished` (which holds `count` rows)."""
     if count == 0:
         return dict.fromkeys(PERCENTILES)
@@ -184,7 +186,7 @@ async def _percentiles(finished: QuerySet, count: int) -> dict[int, int | None]:
             .limit(1)
             .values_list("duration_ms", flat=True)
         )
-        values[p] = found[0] if found else None
+        values[p] = cast(int, found[0]) if found else None
     return values
 
 
@@ -195,7 +197,7 @@ def _rounded_rate(part: int, whole: int) -> float:
     return float(rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-async def statistics_of(matching: QuerySet) -> dict[str, Any]:
+async def statistics_of(matching: QuerySet[Execution]) -> dict[str, Any]:
     """Counts by status, success rate and duration figures, all aggregated by the database.
 
     Durations count for finished executions that have one; the average rounds half up to a
@@ -228,7 +230,7 @@ async def statistics_of(matching: QuerySet) -> dict[str, Any]:
     }
 
 
-async def _page(matching: QuerySet, query: HistoryQuery) -> list[Execution]:
+async def _page(matching: QuerySet[Execution], query: HistoryQuery) -> list[Execution]:
     ordered = matching.order_by("-started_at", "-id")
     return list(await ordered.offset(query.offset).limit(query.limit))
 
