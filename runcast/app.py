@@ -17,7 +17,6 @@ from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from runcast.bootstrap import ensure_admin_token
-from runcast.checkpoints import Checkpointer
 from runcast.db import apply_migrations, sqlite_file, tortoise_config
 from runcast.engine.actions.registry import load_plugins
 from runcast.engine.http_guard import create_http_policy
@@ -34,6 +33,8 @@ from runcast.rest.limits import BodyLimit
 from runcast.schema import build_schema
 from runcast.schema.view import RuncastGraphQL
 from runcast.settings import Settings
+from runcast.store.checkpoints import Checkpointer
+from runcast.store.statements import close_sqlite, open_sqlite
 
 logger = logging.getLogger("runcast")
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if checkpointer is not None:
                 await checkpointer.start()
             app.state.checkpointer = checkpointer
+            store = await open_sqlite(settings.database_url)
             await engine.start(embedded=settings.database_url.startswith("sqlite"))
             app.state.ready = True
             try:
@@ -84,6 +86,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await engine.stop()
                 await http.aclose()
                 await hub.stop()
+                if store is not None:
+                    await close_sqlite(store)
                 if checkpointer is not None:
                     await checkpointer.stop()
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
+from runcast.domain.clock import utcnow
 from runcast.domain.enums import OnError, TriggerType, WorkflowStatus
 from runcast.ids import WORKSPACE_SLUG, new_id
 from runcast.models import ApiToken, Membership, Role, User, Workflow, Workspace
 from runcast.resolvers.auth import hash_token, issue_token
+from runcast.store import statements
 
 DEFAULT_WORKSPACE = "default"
 ADMIN_USER = "admin"
@@ -42,24 +42,31 @@ SAMPLE_WORKFLOW: dict[str, Any] = {
 
 
 async def ensure_membership(user_name: str, workspace_slug: str, role: Role) -> User:
-    """Create the user and workspace when missing and grant `role` in it."""
+    """Create the user and workspace when missing and grant `role` in it.
+
+    Only writes that skip what exists, then reads: a transaction that reads before it
+    writes fails at once on SQLite when another connection wrote in between."""
     if not WORKSPACE_SLUG.fullmatch(workspace_slug):
         raise ValueError("a workspace slug is 1-100 lowercase letters, digits or '-'")
-    async with in_transaction():
-        workspace = await Workspace.get_or_none(slug=workspace_slug)
-        if workspace is None:
-            workspace = await Workspace.create(
-                id=new_id("ws"), slug=workspace_slug, name=workspace_slug
-            )
-        user = await User.get_or_none(name=user_name)
-        if user is None:
-            user = await User.create(id=new_id("usr"), name=user_name)
-        membership = await Membership.get_or_none(user=user, workspace=workspace)
-        if membership is None:
-            await Membership.create(user=user, workspace=workspace, role=role)
-        elif membership.role != role:
-            membership.role = role
-            await membership.save(update_fields=["role"])
+    dialect = statements.dialect()
+    now = utcnow()
+    new_workspace = {"id": new_id("ws"), "slug": workspace_slug, "name": workspace_slug}
+    new_user = {"id": new_id("usr"), "name": user_name}
+    await statements.run(
+        [
+            statements.insert(dialect, Workspace, [{**new_workspace, "created_at": now}], True),
+            statements.insert(dialect, User, [{**new_user, "created_at": now}], True),
+        ]
+    )
+    workspace = await Workspace.get(slug=workspace_slug)
+    user = await User.get(name=user_name)
+    member = {"user_id": user.id, "workspace_id": workspace.id}
+    await statements.run(
+        [
+            statements.insert(dialect, Membership, [{**member, "role": role}], True),
+            statements.update(dialect, Membership, {"role": role}, member),
+        ]
+    )
     return user
 
 
@@ -72,7 +79,8 @@ async def create_token(user_name: str, workspace_slug: str, role: Role) -> str:
 async def ensure_admin_token(token: str) -> None:
     """Make `token` belong to user `admin`, OWNER of workspace `default`."""
     user = await ensure_membership(ADMIN_USER, DEFAULT_WORKSPACE, Role.OWNER)
-    await ApiToken.get_or_create(token_hash=hash_token(token), defaults={"user": user})
+    record = {"user_id": user.id, "token_hash": hash_token(token), "created_at": utcnow()}
+    await statements.run([statements.insert(statements.dialect(), ApiToken, [record], True)])
 
 
 async def first_run() -> str | None:

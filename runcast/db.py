@@ -9,13 +9,13 @@ from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 from tortoise.models import Model
 
-from runcast.checkpoints import RESET_BYTES
+from runcast.store.checkpoints import RESET_BYTES
 
 SQLITE_PRAGMAS = {
     "busy_timeout": "10000",
     "synchronous": "NORMAL",
     "journal_mode": "WAL",
-    "wal_autocheckpoint": "0",  # checkpoints run in the background (runcast/checkpoints.py)
+    "wal_autocheckpoint": "0",  # checkpoints run in the background (runcast/store/checkpoints.py)
     # When a commit starts the WAL over, SQLite cuts the file back to this size.
     "journal_size_limit": str(RESET_BYTES),
 }
@@ -38,6 +38,14 @@ def normalise_url(url: str) -> str:
     if url.startswith("postgresql://"):
         return "postgres://" + url.removeprefix("postgresql://")
     return url
+
+
+def sqlite_pragmas(url: str) -> dict[str, str]:
+    """The pragmas the ORM's connection to a SQLite URL runs with (the URL's, the defaults
+    above, and the foreign keys Tortoise turns on), for another connection to the file."""
+    pragmas = dict(parse_qsl(urlsplit(normalise_url(url)).query))
+    pragmas.setdefault("foreign_keys", "ON")
+    return pragmas
 
 
 def sqlite_file(url: str) -> str | None:

@@ -9,8 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from runcast import statements
-from runcast.checkpoints import RESET_BYTES, Checkpointer
+from runcast.store import statements
+from runcast.store.checkpoints import RESET_BYTES, Checkpointer
 from tests.helpers import WS, create_workflow, notify
 
 MIB = 1024 * 1024

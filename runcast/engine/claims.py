@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tortoise import connections
-
 from runcast.db import db_value
 from runcast.domain.enums import ExecutionStatus
 from runcast.models import Execution
+from runcast.store import statements
 
 _RUNNABLE = (
     f"status IN ('{ExecutionStatus.PENDING}', '{ExecutionStatus.RUNNING}') "
@@ -40,9 +39,8 @@ async def claim_batch(
     owner: str, limit: int, now: datetime, lease: timedelta
 ) -> list[tuple[str, int]]:
     """Claim up to `limit` runnable executions for `owner`; return (id, fencing token)."""
-    connection = connections.get("default")
-    sql = POSTGRES_CLAIM if connection.capabilities.dialect == "postgres" else SQLITE_CLAIM
-    rows = await connection.execute_query_dict(
+    sql = POSTGRES_CLAIM if statements.dialect() == "postgres" else SQLITE_CLAIM
+    rows = await statements.fetch(
         sql,
         [
             owner,
@@ -50,5 +48,6 @@ async def claim_batch(
             db_value(Execution, "lease_expires_at", now),
             limit,
         ],
+        writes=True,
     )
     return [(str(row["id"]), int(row["fencing_token"])) for row in rows]

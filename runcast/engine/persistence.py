@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runcast import statements
 from runcast.domain.clock import iso, utcnow
 from runcast.domain.enums import ExecutionStatus, StepStatus
 from runcast.domain.events import progress_of, status_change, step_event
@@ -21,6 +20,7 @@ from runcast.engine.actions.base import StoredRow
 from runcast.events.bus import EventBus
 from runcast.events.log import Event, insert_events
 from runcast.models import Execution, StepRun
+from runcast.store import statements
 from runcast.tasks import runs_to_end
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from runcast import statements
 from runcast.domain.clock import utcnow
 from runcast.domain.enums import (
     FINAL_EXECUTION_STATUSES,
@@ -45,6 +44,7 @@ from runcast.events.bus import EventBus
 from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, StepRun
 from runcast.settings import Settings
+from runcast.store import statements
 from runcast.tasks import runs_to_end
 
 logger = logging.getLogger("runcast.engine")

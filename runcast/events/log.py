@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from runcast import statements
 from runcast.models import ExecutionEvent
-from runcast.statements import Statement
+from runcast.store import statements
+from runcast.store.statements import Statement
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from tortoise.expressions import Q
 
-from runcast import statements
 from runcast.errors import Forbidden, Unauthorized, WorkspaceNotFound
 from runcast.ids import is_wellformed_id, is_workspace_ref
 from runcast.models import ApiToken, Membership, Role, User, Workspace
+from runcast.store import statements
 
 TOKEN_PREFIX = "rc_"
 

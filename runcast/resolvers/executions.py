@@ -17,7 +17,6 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from runcast import statements
 from runcast.domain.clock import utcnow
 from runcast.domain.enums import (
     FINAL_EXECUTION_STATUSES,
@@ -48,6 +47,7 @@ from runcast.resolvers.execution_views import (
     workflow_brief,
 )
 from runcast.resolvers.workflows import get_workflow_in
+from runcast.store import statements
 from runcast.tasks import runs_to_end
 
 WAIT_LIMIT_S = 30.0

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from runcast import statements
 from runcast.errors import WorkflowNotFound
 from runcast.ids import is_wellformed_id, new_id
 from runcast.models import Role, Workflow
 from runcast.resolvers.auth import Access, Caller, require_role
 from runcast.resolvers.wire import workflow_view
 from runcast.resolvers.workflow_input import parse_create, parse_update
+from runcast.store import statements
 
 
 async def get_workflow_in(access: Access, workflow_id: str) -> Workflow:

@@ -14,7 +14,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 import runcast
-from runcast import statements
+from runcast.bootstrap import create_token
 from runcast.domain.clock import utcnow
 from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.registry import unregister_action_handler
@@ -22,7 +22,9 @@ from runcast.engine.claims import claim_batch
 from runcast.models import (
     Execution,
     ExecutionEvent,
+    Membership,
     Notification,
+    Role,
     StepRun,
     Task,
     Workflow,
@@ -30,6 +32,7 @@ from runcast.models import (
 )
 from runcast.resolvers.auth import Caller
 from runcast.resolvers.executions import ExecuteRequest, store_execution
+from runcast.store import statements
 from tests.helpers import WS, create_workflow, notify
 
 
@@ -162,6 +165,26 @@ async def test_inside_a_transaction_statements_join_it(app, tokens):
             assert rows == [{"id": "n1"}]
             raise Abort
     assert await Notification.filter(id="n1").count() == 0
+
+
+async def test_tokens_are_made_while_executions_commit_their_steps(app, client, tokens):
+    """Two connections write SQLite's file (the store's and the ORM's): making a token must
+    wait for the step commits, never fail because they wrote in between."""
+    workflow = await create_workflow(client, tokens.headers(), notify(), notify("Again"))
+
+    async def execute() -> str:
+        response = await client.post(
+            f"{WS}/workflows/{workflow['id']}/execute",
+            json={"wait": True},
+            headers=tokens.headers("editor"),
+        )
+        return str(response.json()["execution"]["status"])
+
+    made = [create_token(f"user{n}", f"team{n % 3}", Role.VIEWER) for n in range(20)]
+    results = await asyncio.gather(*(execute() for _ in range(20)), *made)
+    assert results[:20] == ["COMPLETED"] * 20
+    assert all(isinstance(token, str) for token in results[20:])
+    assert await Membership.filter(user__name__startswith="user").count() == 20
 
 
 async def test_statements_sent_around_the_orm_are_in_the_sql_debug_log(app, client, tokens, caplog):

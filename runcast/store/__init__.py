@@ -1,0 +1,2 @@
+"""The database below the ORM: the hot path's SQL (`statements`), SQLite's group commit on
+a connection of the store's own (`sqlite`) and SQLite's WAL checkpoints (`checkpoints`)."""

@@ -1,0 +1,213 @@
+"""The execution path's SQL: its writes, one transaction per `run`, and its hot reads.
+
+The ORM's query builder costs more than these statements, and on SQLite every statement
+sent through it is one hand-off to the driver's thread (three more for BEGIN and COMMIT):
+`run` sends a whole transaction in one, and on SQLite, while the app holds the store open,
+the transactions and reads of many callers share a trip on the store's own connection
+(`runcast.store.sqlite`). Otherwise (Postgres, the CLI, inside a transaction the caller
+opened) they go through the ORM's connection. Table and column names come from the
+models, never from input; values are bound parameters, converted with the models' own
+field converters so they match what the ORM stores (JSON text, timestamps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from runcast.db import db_value, sqlite_file, sqlite_pragmas
+from runcast.store.sqlite import GroupCommit, Query, Statement
+
+__all__ = [
+    "Query",
+    "Statement",
+    "close_sqlite",
+    "columns",
+    "dialect",
+    "fetch",
+    "get_in_workspace",
+    "insert",
+    "instance",
+    "open_sqlite",
+    "run",
+    "select",
+    "stored_fields",
+    "update",
+]
+
+M = TypeVar("M", bound=Model)
+
+_sqlite: GroupCommit | None = None
+"""The SQLite store's connection while the app holds it open (`open_sqlite`)."""
+
+
+async def open_sqlite(database_url: str) -> GroupCommit | None:
+    """Open the store's own connection to a SQLite file and send the hot path's SQL
+    through it; None (the ORM's connection stays in use) for another database."""
+    global _sqlite
+    path = sqlite_file(database_url)
+    if path is None:
+        return None
+    store = GroupCommit(path, sqlite_pragmas(database_url))
+    await store.open()
+    _sqlite = store
+    return store
+
+
+async def close_sqlite(store: GroupCommit) -> None:
+    """Send the hot path's SQL through the ORM again, finish `store`'s work and close it."""
+    global _sqlite
+    if _sqlite is store:
+        _sqlite = None
+    await store.close()
+
+
+class _Unexpected(Exception):
+    """A statement changed another number of rows than it expected."""
+
+
+def dialect() -> str:
+    return str(connections.get("default").capabilities.dialect)
+
+
+def _marks(dialect_name: str, count: int) -> list[str]:
+    if dialect_name == "postgres":
+        return [f"${n}" for n in range(1, count + 1)]
+    return ["?"] * count
+
+
+def update(
+    dialect_name: str,
+    model: type[Model],
+    sets: Mapping[str, Any],
+    where: Mapping[str, Any],
+    expect: int | None = None,
+) -> Statement:
+    """`UPDATE <table> SET … WHERE …` (every condition an equality)."""
+    marks = _marks(dialect_name, len(sets) + len(where))
+    assignments = ", ".join(f"{column} = {mark}" for column, mark in zip(sets, marks, strict=False))
+    conditions = " AND ".join(
+        f"{column} = {mark}" for column, mark in zip(where, marks[len(sets) :], strict=False)
+    )
+    values = [db_value(model, c, v) for c, v in (*sets.items(), *where.items())]
+    sql = f"UPDATE {model._meta.db_table} SET {assignments} WHERE {conditions}"
+    return Statement(sql, [values], expect)
+
+
+def insert(
+    dialect_name: str,
+    model: type[Model],
+    records: Sequence[Mapping[str, Any]],
+    skip_existing: bool = False,
+) -> Statement:
+    """`INSERT` of `records` (column → value, the same columns in each) into `model`'s table;
+    with `skip_existing`, a record whose key is already stored is left out."""
+    columns = list(records[0])
+    marks = ", ".join(_marks(dialect_name, len(columns)))
+    sql = f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) VALUES ({marks})"
+    if skip_existing:
+        sql += " ON CONFLICT DO NOTHING"
+    rows = [[db_value(model, c, record[c]) for c in columns] for record in records]
+    return Statement(sql, rows)
+
+
+def stored_fields(instance: Model, skip: Sequence[str] = ()) -> dict[str, Any]:
+    """Every stored column of `instance` but `skip`, as a record for `insert`."""
+    projection = instance._meta.fields_db_projection
+    return {column: getattr(instance, column) for column in projection if column not in skip}
+
+
+async def fetch(sql: str, params: Sequence[Any], *, writes: bool = False) -> list[dict[str, Any]]:
+    """The rows of one read on the hot path (`?` marks in `sql`), or with `writes` of one
+    statement that writes and returns rows; on SQLite in the store connection's next trip."""
+    client = connections.get("default")
+    store = _store_of(client)
+    if store is not None:
+        rows = await store.submit(Query(sql, list(params), writes))
+        assert isinstance(rows, list)
+        return rows
+    if client.capabilities.dialect == "postgres":
+        marks = iter(_marks("postgres", sql.count("?")))
+        sql = "".join(next(marks) if char == "?" else char for char in sql)
+    return list(await client.execute_query_dict(sql, list(params)))
+
+
+def columns(model: type[Model], alias: str) -> str:
+    """`alias.column, …` for every stored column of `model`, to select it whole."""
+    return ", ".join(f"{alias}.{column}" for column in model._meta.fields_db_projection.values())
+
+
+def instance(model: type[M], row: Mapping[str, Any]) -> M:
+    """The model instance a row of `columns(model, …)` holds, as the ORM would load it
+    (marked as stored, so `save` updates it)."""
+    values = {name: convert(row[column]) for name, column, convert in _converters(model)}
+    return model.construct(_saved_in_db=True, **values)
+
+
+_CONVERTERS: dict[type[Model], list[tuple[str, str, Callable[[Any], Any]]]] = {}
+
+
+def _converters(model: type[Model]) -> list[tuple[str, str, Callable[[Any], Any]]]:
+    """(field, column, DB value → Python value) for every stored field of `model`."""
+    found = _CONVERTERS.get(model)
+    if found is None:
+        fields = model._meta.fields_map
+        found = _CONVERTERS[model] = [
+            (name, column, fields[name].to_python_value)
+            for name, column in model._meta.fields_db_projection.items()
+        ]
+    return found
+
+
+async def select(model: type[M], where: str, params: Sequence[Any], order_by: str = "") -> list[M]:
+    """The instances of `model` whose rows match `where` (`?` marks), through `fetch`."""
+    sql = f"SELECT {columns(model, 't')} FROM {model._meta.db_table} t WHERE {where}"
+    if order_by:
+        sql += f" ORDER BY {order_by}"
+    return [instance(model, row) for row in await fetch(sql, params)]
+
+
+async def get_in_workspace(model: type[M], row_id: str, workspace_id: str) -> M | None:
+    """The row of `model` with this id, if it belongs to the workspace."""
+    found = await select(model, "t.id = ? AND t.workspace_id = ?", [row_id, workspace_id])
+    return found[0] if found else None
+
+
+async def run(statements: Sequence[Statement]) -> bool:
+    """Run `statements` in one transaction. False, with nothing written, when one of them
+    changed another number of rows than it expected; IntegrityError on a constraint."""
+    store = _store_of(connections.get("default"))
+    if store is not None:
+        return bool(await store.submit(statements))
+    try:
+        async with in_transaction() as connection:
+            for statement in statements:
+                changed = await _execute(connection, statement)
+                if statement.expect is not None and changed != statement.expect:
+                    raise _Unexpected
+    except _Unexpected:
+        return False
+    return True
+
+
+async def _execute(connection: BaseDBAsyncClient, statement: Statement) -> int:
+    if len(statement.rows) == 1:
+        changed, _ = await connection.execute_query(statement.sql, statement.rows[0])
+        return int(changed)
+    await connection.execute_many(statement.sql, statement.rows)
+    return len(statement.rows)
+
+
+def _store_of(client: BaseDBAsyncClient) -> GroupCommit | None:
+    """SQLite's store while it is open; None on Postgres, and inside a transaction
+    the caller opened (its statements go through that transaction)."""
+    if _sqlite is None or client.capabilities.dialect != "sqlite":
+        return None
+    if isinstance(client, TransactionalDBClient):
+        return None
+    return _sqlite
