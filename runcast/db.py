@@ -9,15 +9,16 @@ from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 from tortoise.models import Model
 
-from runcast.store.checkpoints import RESET_BYTES
+WAL_RESET_BYTES = 16 * 1024 * 1024
+"""The WAL size past which the checkpointer resets it (runcast/store/checkpoints.py), and
+the size SQLite cuts it back to when a commit starts it over."""
 
 SQLITE_PRAGMAS = {
     "busy_timeout": "10000",
     "synchronous": "NORMAL",
     "journal_mode": "WAL",
     "wal_autocheckpoint": "0",  # checkpoints run in the background (runcast/store/checkpoints.py)
-    # When a commit starts the WAL over, SQLite cuts the file back to this size.
-    "journal_size_limit": str(RESET_BYTES),
+    "journal_size_limit": str(WAL_RESET_BYTES),
 }
 
 

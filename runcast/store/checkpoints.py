@@ -37,11 +37,13 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from runcast.db import WAL_RESET_BYTES
+
 logger = logging.getLogger("runcast")
 
 INTERVAL_S = 1.0
 POLL_S = 0.1
-RESET_BYTES = 16 * 1024 * 1024
+RESET_BYTES = WAL_RESET_BYTES
 RESET_WAIT_MS = 2000
 
 Mode = Literal["PASSIVE", "TRUNCATE"]
