@@ -13,7 +13,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from runcast.bootstrap import ensure_admin_token
@@ -33,6 +32,7 @@ from runcast.rest.limits import BodyLimit
 from runcast.schema import build_schema
 from runcast.schema.view import RuncastGraphQL
 from runcast.settings import Settings
+from runcast.store import reads
 from runcast.store.checkpoints import Checkpointer
 from runcast.store.statements import close_sqlite, open_sqlite
 
@@ -44,7 +44,7 @@ async def healthz(request: Request) -> Response:
     state is the watchdog's last check)."""
     state = request.app.state
     try:
-        await connections.get("default").execute_query("SELECT 1")
+        await reads.ping()
         healthy = state.ready and state.hub.healthy
     except Exception:
         healthy = False

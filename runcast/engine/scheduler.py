@@ -18,13 +18,13 @@ from datetime import timedelta
 
 from runcast.domain.clock import utcnow
 from runcast.domain.enums import ACTIVE_EXECUTION_STATUSES, FINAL_EXECUTION_STATUSES
-from runcast.engine.claims import claim_batch
 from runcast.engine.http_guard import HttpPolicy
 from runcast.engine.runner import ExecutionRunner
 from runcast.events.bus import CONTROL_CHANNEL, EventBus
 from runcast.events.hub import Hub
 from runcast.models import Execution, StepRun
 from runcast.settings import Settings
+from runcast.store.claims import claim_runnable
 from runcast.tasks import cancel_and_wait
 
 logger = logging.getLogger("runcast.engine")
@@ -184,7 +184,7 @@ class Engine:
                 self._backlog = True
             else:
                 try:
-                    claimed = await claim_batch(self.node_id, free, utcnow(), self.lease)
+                    claimed = await claim_runnable(self.node_id, free, utcnow(), self.lease)
                     await self._start(claimed)
                 except Exception:
                     logger.exception("claiming executions failed")

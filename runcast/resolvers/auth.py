@@ -10,8 +10,8 @@ from tortoise.expressions import Q
 
 from runcast.errors import Forbidden, Unauthorized, WorkspaceNotFound
 from runcast.ids import is_wellformed_id, is_workspace_ref
-from runcast.models import ApiToken, Membership, Role, User, Workspace
-from runcast.store import statements
+from runcast.models import ApiToken, Role, User, Workspace
+from runcast.store import reads
 
 TOKEN_PREFIX = "rc_"
 
@@ -62,28 +62,18 @@ async def authenticate(token: str | None) -> Caller:
     """Return the caller holding `token`, or raise 401."""
     if not token or len(token) > 200:
         raise Unauthorized()
-    rows = await statements.fetch(
-        f"SELECT u.id, u.name FROM {ApiToken._meta.db_table} t "
-        f"JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE t.token_hash = ?",
-        [hash_token(token)],
-    )
-    if not rows:
+    holder = await reads.caller_for_token(hash_token(token))
+    if holder is None:
         raise Unauthorized("Invalid or expired token")
-    return Caller(user_id=rows[0]["id"], user_name=rows[0]["name"])
+    return Caller(user_id=holder.user_id, user_name=holder.user_name)
 
 
 async def require_role(caller: Caller, workspace_ref: str, minimum: Role) -> Access:
     """Check that `caller` holds at least `minimum` in the workspace named by slug or id."""
     if not is_workspace_ref(workspace_ref):
         raise WorkspaceNotFound(f"Workspace {workspace_ref[:100]!r} not found")
-    rows = await statements.fetch(
-        f"SELECT m.role AS member_role, {statements.columns(Workspace, 'w')} "
-        f"FROM {Membership._meta.db_table} m "
-        f"JOIN {Workspace._meta.db_table} w ON w.id = m.workspace_id "
-        "WHERE m.user_id = ? AND (w.slug = ? OR w.id = ?) LIMIT 1",
-        [caller.user_id, workspace_ref, workspace_ref],
-    )
-    if not rows:
+    standing = await reads.membership(caller.user_id, workspace_ref)
+    if standing is None:
         named = Q(slug=workspace_ref)
         if is_wellformed_id(workspace_ref):
             named |= Q(id=workspace_ref)
@@ -91,7 +81,7 @@ async def require_role(caller: Caller, workspace_ref: str, minimum: Role) -> Acc
         if not exists:
             raise WorkspaceNotFound(f"Workspace {workspace_ref!r} not found")
         raise Forbidden("You are not a member of this workspace")
-    role = Role(rows[0]["member_role"])
+    role = standing.role
     if role.rank < minimum.rank:
         raise Forbidden(f"This needs the {minimum.value} role; you are {role.value}")
-    return Access(caller=caller, workspace=statements.instance(Workspace, rows[0]), role=role)
+    return Access(caller=caller, workspace=standing.workspace, role=role)

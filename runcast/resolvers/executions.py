@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
 from copy import copy
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +46,7 @@ from runcast.resolvers.execution_views import (
     workflow_brief,
 )
 from runcast.resolvers.workflows import get_workflow_in
-from runcast.store import statements
+from runcast.store import reads, statements
 from runcast.tasks import runs_to_end
 
 WAIT_LIMIT_S = 30.0
@@ -125,43 +124,9 @@ async def load_steps(execution_id: str) -> list[StepRun]:
     return await statements.select(StepRun, "t.execution_id = ?", [execution_id], "t.position")
 
 
-_STATE_COLUMNS = ("status", "error", "error_code", "completed_at", "duration_ms")
-"""The execution's columns that change while it runs (the others are fixed at insert)."""
-
-
 async def load_steps_with_state(execution: Execution) -> list[StepRun]:
-    """The execution's steps, read with its state (see `load_page_steps_with_state`)."""
-    return (await load_page_steps_with_state([execution]))[execution.id]
-
-
-async def load_page_steps_with_state(
-    executions: Sequence[Execution],
-) -> dict[str, list[StepRun]]:
-    """The steps of each execution, read in one statement with the executions' changing
-    columns, which are copied onto them: each one's status, steps and progress then agree
-    as of one instant, even if commits landed after the executions themselves were read."""
-    grouped: dict[str, list[StepRun]] = {execution.id: [] for execution in executions}
-    if not grouped:
-        return grouped
-    state = ", ".join(f"e.{column} AS execution_{column}" for column in _STATE_COLUMNS)
-    marks = ", ".join("?" for _ in grouped)
-    sql = (
-        f"SELECT {statements.columns(StepRun, 't')}, {state} "
-        f"FROM {StepRun._meta.db_table} t JOIN {Execution._meta.db_table} e "
-        f"ON e.id = t.execution_id WHERE t.execution_id IN ({marks}) "
-        "ORDER BY t.execution_id, t.position"
-    )
-    state_of: dict[str, dict[str, Any]] = {}
-    for row in await statements.fetch(sql, list(grouped)):
-        state_of.setdefault(row["execution_id"], row)
-        grouped[row["execution_id"]].append(statements.instance(StepRun, row))
-    fields = Execution._meta.fields_map
-    for execution in executions:
-        if execution.id in state_of:
-            for column in _STATE_COLUMNS:
-                value = state_of[execution.id][f"execution_{column}"]
-                setattr(execution, column, fields[column].to_python_value(value))
-    return grouped
+    """The execution's steps, read with its state (see `reads.steps_with_state`)."""
+    return (await reads.steps_with_state([execution]))[execution.id]
 
 
 async def store_execution(

@@ -22,8 +22,9 @@ from runcast.ids import is_wellformed_id
 from runcast.models import Execution, Role, StepRun, Workflow
 from runcast.resolvers.auth import Caller, require_role
 from runcast.resolvers.execution_views import execution_view, summary_of
-from runcast.resolvers.executions import load_page_steps_with_state, load_steps_with_state
+from runcast.resolvers.executions import load_steps_with_state
 from runcast.resolvers.workflows import get_workflow_in
+from runcast.store import reads
 
 STATUSES = tuple(ExecutionStatus)
 DEFAULT_LIMIT = 20
@@ -319,6 +320,6 @@ async def execution_history(
     total = await matching.count()
     page = await _page(matching, query)
     return {
-        "executions": await _items(page, workflow, await load_page_steps_with_state(page)),
+        "executions": await _items(page, workflow, await reads.steps_with_state(page)),
         "pagination": _pagination(query, total, len(page)),
     }

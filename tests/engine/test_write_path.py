@@ -18,7 +18,6 @@ from runcast.bootstrap import create_token
 from runcast.domain.clock import utcnow
 from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.registry import unregister_action_handler
-from runcast.engine.claims import claim_batch
 from runcast.models import (
     Execution,
     ExecutionEvent,
@@ -33,6 +32,7 @@ from runcast.models import (
 from runcast.resolvers.auth import Caller
 from runcast.resolvers.executions import ExecuteRequest, store_execution
 from runcast.store import statements
+from runcast.store.claims import claim_runnable
 from tests.helpers import WS, create_workflow, notify
 
 
@@ -103,9 +103,9 @@ async def test_an_execution_leased_to_its_node_is_claimed_only_after_the_lease_e
     stored = await Execution.get(id=execution.id)
     assert (stored.status, stored.lease_owner, stored.fencing_token) == ("PENDING", "node_test", 1)
 
-    assert await claim_batch("node_other", 10, utcnow(), timedelta(seconds=30)) == []
+    assert await claim_runnable("node_other", 10, utcnow(), timedelta(seconds=30)) == []
     await Execution.filter(id=stored.id).update(lease_expires_at=utcnow() - timedelta(seconds=1))
-    claimed = await claim_batch("node_other", 10, utcnow(), timedelta(seconds=30))
+    claimed = await claim_runnable("node_other", 10, utcnow(), timedelta(seconds=30))
     assert claimed == [(stored.id, 2)]
 
 

@@ -18,6 +18,8 @@ from runcast.domain.enums import ExecutionStatus
 from runcast.models import Execution
 from runcast.store import statements
 
+__all__ = ["claim_runnable"]
+
 _RUNNABLE = (
     f"status IN ('{ExecutionStatus.PENDING}', '{ExecutionStatus.RUNNING}') "
     "AND (lease_expires_at IS NULL OR lease_expires_at < {now})"
@@ -29,17 +31,17 @@ _CLAIM = (
     "WHERE id IN (SELECT id FROM execution WHERE " + _RUNNABLE + " "
     "ORDER BY created_at, id LIMIT {limit}{lock}) RETURNING id, fencing_token"
 )
-POSTGRES_CLAIM = _CLAIM.format(
+_POSTGRES_CLAIM = _CLAIM.format(
     owner="$1", expires="$2", now="$3", limit="$4", lock=" FOR UPDATE SKIP LOCKED"
 )
-SQLITE_CLAIM = _CLAIM.format(owner="?", expires="?", now="?", limit="?", lock="")
+_SQLITE_CLAIM = _CLAIM.format(owner="?", expires="?", now="?", limit="?", lock="")
 
 
-async def claim_batch(
+async def claim_runnable(
     owner: str, limit: int, now: datetime, lease: timedelta
 ) -> list[tuple[str, int]]:
     """Claim up to `limit` runnable executions for `owner`; return (id, fencing token)."""
-    sql = POSTGRES_CLAIM if statements.dialect() == "postgres" else SQLITE_CLAIM
+    sql = _POSTGRES_CLAIM if statements.dialect() == "postgres" else _SQLITE_CLAIM
     rows = await statements.fetch(
         sql,
         [

@@ -1,0 +1,104 @@
+"""The reads every request makes: who holds a token, the caller's standing in a workspace,
+an execution's steps read with its state, and whether the database answers.
+
+They go through `statements.fetch`, so on SQLite, while the app holds the store open, they
+share a trip on the store's own connection with the hot path's other work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise import connections
+
+from runcast.domain.enums import Role
+from runcast.models import ApiToken, Execution, Membership, StepRun, User, Workspace
+from runcast.store import statements
+
+__all__ = ["Standing", "TokenHolder", "caller_for_token", "membership", "ping", "steps_with_state"]
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    """The user a bearer token belongs to."""
+
+    user_id: str
+    user_name: str
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A user's role in a workspace, with the workspace."""
+
+    role: Role
+    workspace: Workspace
+
+
+async def caller_for_token(token_hash: str) -> TokenHolder | None:
+    """The user holding the token with this hash; None for an unknown token."""
+    rows = await statements.fetch(
+        f"SELECT u.id, u.name FROM {ApiToken._meta.db_table} t "
+        f"JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE t.token_hash = ?",
+        [token_hash],
+    )
+    if not rows:
+        return None
+    return TokenHolder(user_id=rows[0]["id"], user_name=rows[0]["name"])
+
+
+async def membership(user_id: str, workspace_ref: str) -> Standing | None:
+    """The user's standing in the workspace named by `workspace_ref` (slug or id); None
+    when the user is not a member or no such workspace exists."""
+    rows = await statements.fetch(
+        f"SELECT m.role AS member_role, {statements.columns(Workspace, 'w')} "
+        f"FROM {Membership._meta.db_table} m "
+        f"JOIN {Workspace._meta.db_table} w ON w.id = m.workspace_id "
+        "WHERE m.user_id = ? AND (w.slug = ? OR w.id = ?) LIMIT 1",
+        [user_id, workspace_ref, workspace_ref],
+    )
+    if not rows:
+        return None
+    return Standing(
+        role=Role(rows[0]["member_role"]), workspace=statements.instance(Workspace, rows[0])
+    )
+
+
+_STATE_COLUMNS = ("status", "error", "error_code", "completed_at", "duration_ms")
+"""The execution's columns that change while it runs (the others are fixed at insert)."""
+
+
+async def steps_with_state(executions: Sequence[Execution]) -> dict[str, list[StepRun]]:
+    """The steps of each execution (by execution id, in order), read in one statement with
+    the executions' changing columns, which are copied onto them: each one's status, steps
+    and progress then agree as of one instant, even if commits landed after the executions
+    themselves were read."""
+    grouped: dict[str, list[StepRun]] = {execution.id: [] for execution in executions}
+    if not grouped:
+        return grouped
+    state = ", ".join(f"e.{column} AS execution_{column}" for column in _STATE_COLUMNS)
+    marks = ", ".join("?" for _ in grouped)
+    sql = (
+        f"SELECT {statements.columns(StepRun, 't')}, {state} "
+        f"FROM {StepRun._meta.db_table} t JOIN {Execution._meta.db_table} e "
+        f"ON e.id = t.execution_id WHERE t.execution_id IN ({marks}) "
+        "ORDER BY t.execution_id, t.position"
+    )
+    state_of: dict[str, dict[str, Any]] = {}
+    for row in await statements.fetch(sql, list(grouped)):
+        state_of.setdefault(row["execution_id"], row)
+        grouped[row["execution_id"]].append(statements.instance(StepRun, row))
+    fields = Execution._meta.fields_map
+    for execution in executions:
+        if execution.id in state_of:
+            for column in _STATE_COLUMNS:
+                value = state_of[execution.id][f"execution_{column}"]
+                setattr(execution, column, fields[column].to_python_value(value))
+    return grouped
+
+
+async def ping() -> None:
+    """Raise unless the database answers a trivial query (on the ORM's connection, which
+    every request that writes through the ORM depends on)."""
+    await connections.get("default").execute_query("SELECT 1")
