@@ -4,7 +4,8 @@ Every change to an execution goes through `commit`: the step rows, the `step`/`p
 events (and `error`/`complete` when it finishes) and the execution row are written
 together, guarded by a condition on the execution row (the runner's fencing token, or
 `status = PENDING` for a cancel before start). If the guard no longer holds, nothing is
-written and `StaleExecution` is raised.
+written and `StaleExecution` is raised. A new execution and its steps are inserted
+together by `store_new`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,17 @@ class Finish:
     status: ExecutionStatus
     error: str | None = None
     error_code: str | None = None
+
+
+async def store_new(execution: Execution, steps: list[StepRun]) -> None:
+    """Insert a new execution and its steps in one transaction (IntegrityError when its
+    idempotency key is taken)."""
+    dialect = statements.dialect()
+    batch = [statements.insert(dialect, Execution, [statements.stored_fields(execution)])]
+    if steps:
+        records = [statements.stored_fields(step, skip=("id",)) for step in steps]
+        batch.append(statements.insert(dialect, StepRun, records))
+    await statements.run(batch)
 
 
 def start_statement(dialect: str, step: StepRun, started_at: datetime) -> statements.Statement:

@@ -5,6 +5,9 @@ A dispatcher claims runnable executions in creation order, as many as there are 
 is submitted or a slot frees, and polls every `poll_seconds` for work that other nodes
 queued or left behind. A heartbeat renews this node's leases, stops executions whose lease
 another node took, and honours cancel flags set through other nodes.
+
+Requests hand the engine new executions (`submit`) and cancels (`cancel`): the start
+protocol (run here or queue, the lease and fencing token) and the cancel rule live here.
 """
 
 from __future__ import annotations
@@ -13,19 +16,28 @@ import asyncio
 import contextlib
 import json
 import logging
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from runcast.domain.clock import utcnow
-from runcast.domain.enums import ACTIVE_EXECUTION_STATUSES, FINAL_EXECUTION_STATUSES
+from runcast.domain.enums import (
+    ACTIVE_EXECUTION_STATUSES,
+    FINAL_EXECUTION_STATUSES,
+    ExecutionStatus,
+    StepStatus,
+)
+from runcast.domain.events import status_change
 from runcast.engine.http_guard import HttpPolicy
-from runcast.engine.runner import ExecutionRunner
+from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit, store_new
+from runcast.engine.runner import CANCELLED_MESSAGE, ExecutionRunner
 from runcast.events.bus import CONTROL_CHANNEL, EventBus
 from runcast.events.hub import Hub
 from runcast.models import Execution, StepRun
 from runcast.settings import Settings
+from runcast.store import statements
 from runcast.store.claims import claim_runnable
-from runcast.tasks import cancel_and_wait
+from runcast.tasks import cancel_and_wait, runs_to_end
 
 logger = logging.getLogger("runcast.engine")
 
@@ -69,26 +81,56 @@ class Engine:
     def _free_slots(self) -> int:
         return self.settings.max_concurrent_executions - len(self._running) - self._reserved
 
-    def reserve(self) -> bool:
-        """Reserve a slot for an execution that its request is about to store, so this node
-        runs it straight away instead of queueing it for the dispatcher. Only when a slot
-        is free and no queued work is known: executions still start in creation order.
-        The caller must `adopt` the execution or `unreserve`."""
+    @runs_to_end
+    async def submit(
+        self, execution: Execution, steps: list[StepRun]
+    ) -> tuple[Execution, list[StepRun]]:
+        """Store a new PENDING execution and its steps, announce it, and start it.
+
+        When this node has a free slot and knows of no queued work (executions still start
+        in creation order), the row is stored with this node's lease and fencing token 1, so
+        no other node claims it, and runs here at once; otherwise the dispatcher claims it
+        in turn. A caller that goes away meanwhile does not leave it stored but unstarted.
+        Returns copies of the execution and its steps as stored: the originals now belong
+        to the engine, which changes them as the execution runs.
+        """
+        run_here = self._reserve()
+        if run_here:
+            execution.lease_owner = self.node_id
+            execution.lease_expires_at = utcnow() + self.lease
+            execution.fencing_token = 1
+        try:
+            await store_new(execution, steps)
+        except BaseException:
+            if run_here:
+                self._unreserve()
+            raise
+        stored = copy(execution), [copy(step) for step in steps]
+        await self.bus.publish_status(execution.workspace_id, status_change(execution))
+        if run_here:
+            self._adopt(execution, steps)
+        else:
+            self._queued()
+        return stored
+
+    def _reserve(self) -> bool:
+        """Reserve a slot for an execution about to be stored, so this node runs it straight
+        away; the caller must `_adopt` the execution or `_unreserve`."""
         if self._backlog or self._free_slots() <= 0:
             return False
         self._reserved += 1
         return True
 
-    def unreserve(self) -> None:
+    def _unreserve(self) -> None:
         self._reserved -= 1
         self._wake.set()
 
-    def adopt(self, execution: Execution, steps: list[StepRun]) -> None:
-        """Run an execution stored by this node's request with its lease (see `reserve`)."""
+    def _adopt(self, execution: Execution, steps: list[StepRun]) -> None:
+        """Run an execution stored with this node's lease (see `_reserve`)."""
         self._reserved -= 1
         self._launch(ExecutionRunner(self, execution, steps, execution.fencing_token))
 
-    def queued(self) -> None:
+    def _queued(self) -> None:
         """An execution was stored PENDING for the dispatcher to claim."""
         self._backlog = True
         self._wake.set()
@@ -157,12 +199,38 @@ class Engine:
                 task.cancel()
         return task
 
-    async def cancel(self, execution_id: str) -> None:
-        """Interrupt the execution and wait (briefly) until it has recorded CANCELLED.
+    async def cancel(self, execution: Execution) -> None:
+        """Cancel a PENDING or RUNNING execution (the one place of the cancel rule).
 
-        The database flag is already set; an execution that is being claimed right now
-        is cancelled as it starts, one on another node at its next heartbeat.
+        The database flag is set first: every node honours it (a runner checks it as it
+        starts, heartbeats re-read it). A PENDING execution is then finished CANCELLED at
+        once, by a commit guarded on its status; one that runs (or was claimed meanwhile)
+        is interrupted here or through the control channel, and this waits (briefly) until
+        it has recorded CANCELLED. The caller reads back what was stored.
         """
+        await Execution.filter(id=execution.id).update(cancel_requested=True)
+        if execution.status == ExecutionStatus.PENDING and await self._cancel_pending(execution):
+            return
+        await self._interrupt_and_wait(execution.id)
+
+    async def _cancel_pending(self, execution: Execution) -> bool:
+        """Finish a PENDING execution CANCELLED, its steps skipped; False when it has
+        started (or finished) meanwhile."""
+        steps = await statements.select(StepRun, "t.execution_id = ?", [execution.id], "t.position")
+        changes = [StepChange(step, StepStatus.SKIPPED) for step in steps]
+        finish = Finish(ExecutionStatus.CANCELLED, CANCELLED_MESSAGE)
+        guard = {"status": ExecutionStatus.PENDING}
+        try:
+            await commit(execution, steps, changes, finish, guard, self.bus)
+        except StaleExecution:
+            return False
+        self.mark_finished(execution.id)
+        return True
+
+    async def _interrupt_and_wait(self, execution_id: str) -> None:
+        """Interrupt the execution and wait (briefly) until it has recorded CANCELLED: one
+        being claimed right now is cancelled as it starts, one on another node at once
+        through the control channel (or at its next heartbeat)."""
         if self.interrupt(execution_id) is None:
             self._cancel_on_start.add(execution_id)
             await self.bus.publish_control({"cancel": execution_id})

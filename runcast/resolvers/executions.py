@@ -1,8 +1,9 @@
 """Executions: start (with idempotency and optional wait), read status, cancel.
 
 Every answer shows one instant: an execution just stored is answered from copies taken
-before the engine got it, and one read back from the database is read with its steps so
-that status, steps and progress agree (see `load_steps_with_state`).
+as it was stored, before it ran (see `Engine.submit`), and one read back from the database
+is read with its steps so that status, steps and progress agree (see
+`load_steps_with_state`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,10 @@ from runcast.domain.clock import utcnow
 from runcast.domain.enums import (
     FINAL_EXECUTION_STATUSES,
     ExecutionStatus,
-    StepStatus,
     TriggerType,
     WorkflowStatus,
 )
-from runcast.domain.events import progress_of, status_change
-from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit
-from runcast.engine.runner import CANCELLED_MESSAGE
+from runcast.domain.events import progress_of
 from runcast.engine.scheduler import Engine
 from runcast.errors import (
     ExecutionNotFound,
@@ -47,7 +45,6 @@ from runcast.resolvers.execution_views import (
 )
 from runcast.resolvers.workflows import get_workflow_in
 from runcast.store import reads, statements
-from runcast.tasks import runs_to_end
 
 WAIT_LIMIT_S = 30.0
 MAX_INPUT_BYTES = 256 * 1024
@@ -120,20 +117,16 @@ async def get_execution_in(access: Access, execution_id: str) -> Execution:
     return execution
 
 
-async def load_steps(execution_id: str) -> list[StepRun]:
-    return await statements.select(StepRun, "t.execution_id = ?", [execution_id], "t.position")
-
-
 async def load_steps_with_state(execution: Execution) -> list[StepRun]:
     """The execution's steps, read with its state (see `reads.steps_with_state`)."""
     return (await reads.steps_with_state([execution]))[execution.id]
 
 
-async def store_execution(
-    workflow: Workflow, caller: Caller, request: ExecuteRequest, engine: Engine, run_here: bool
+def new_execution(
+    workflow: Workflow, caller: Caller, request: ExecuteRequest
 ) -> tuple[Execution, list[StepRun]]:
-    """Store the execution (a snapshot of the actions) and its steps in one transaction.
-    With `run_here` it carries this node's lease, so no other node claims it."""
+    """The execution a request asks for (PENDING, with a snapshot of the workflow's actions)
+    and its steps, not yet stored: `Engine.submit` stores and starts them."""
     now = utcnow()
     execution = Execution(
         id=new_id("exec"),
@@ -152,20 +145,10 @@ async def store_execution(
         created_at=now,
         started_at=now,
     )
-    if run_here:
-        execution.lease_owner = engine.node_id
-        execution.lease_expires_at = now + engine.lease
-        execution.fencing_token = 1
     steps = [
         StepRun(execution_id=execution.id, position=i, action_id=a["id"], action_type=a["type"])
         for i, a in enumerate(workflow.actions)
     ]
-    dialect = statements.dialect()
-    batch = [statements.insert(dialect, Execution, [statements.stored_fields(execution)])]
-    if steps:
-        records = [statements.stored_fields(step, skip=("id",)) for step in steps]
-        batch.append(statements.insert(dialect, StepRun, records))
-    await statements.run(batch)
     return execution, steps
 
 
@@ -187,26 +170,12 @@ async def _read_back(execution: Execution) -> Started:
     return Started(execution, steps)
 
 
-@runs_to_end
 async def _store_and_start(
     workflow: Workflow, caller: Caller, request: ExecuteRequest, engine: Engine
 ) -> Started:
-    """Store the execution and run it here or queue it; a request that goes away meanwhile
-    does not leave it stored but unstarted. Answers with the execution as stored."""
-    run_here = engine.reserve()
-    try:
-        execution, steps = await store_execution(workflow, caller, request, engine, run_here)
-    except BaseException:
-        if run_here:
-            engine.unreserve()
-        raise
-    stored = _snapshot(execution, steps)
-    await engine.bus.publish_status(workflow.workspace_id, status_change(execution))
-    if run_here:
-        engine.adopt(execution, steps)
-    else:
-        engine.queued()
-    return stored
+    """Hand the engine the execution the request asks for; answers with it as stored."""
+    execution, steps = new_execution(workflow, caller, request)
+    return Started(*await engine.submit(execution, steps))
 
 
 def _same_request(execution: Execution, request: ExecuteRequest) -> Execution:
@@ -286,24 +255,6 @@ async def status_view(execution: Execution) -> dict[str, Any]:
     }
 
 
-async def _cancel_pending(execution: Execution, engine: Engine) -> bool:
-    steps = await load_steps(execution.id)
-    changes = [StepChange(step, StepStatus.SKIPPED) for step in steps]
-    try:
-        await commit(
-            execution,
-            steps,
-            changes,
-            Finish(ExecutionStatus.CANCELLED, CANCELLED_MESSAGE),
-            {"status": ExecutionStatus.PENDING},
-            engine.bus,
-        )
-    except StaleExecution:
-        return False
-    engine.mark_finished(execution.id)
-    return True
-
-
 async def cancel_execution(
     caller: Caller, workspace: str, execution_id: str, engine: Engine
 ) -> dict[str, Any]:
@@ -312,12 +263,7 @@ async def cancel_execution(
     execution = await get_execution_in(access, execution_id)
     if execution.status in FINAL_EXECUTION_STATUSES:
         raise ExecutionNotRunning(f"Execution {execution.id!r} is already {execution.status}")
-    await Execution.filter(id=execution.id).update(cancel_requested=True)
-    stopped_before_start = execution.status == ExecutionStatus.PENDING and await _cancel_pending(
-        execution, engine
-    )
-    if not stopped_before_start:
-        await engine.cancel(execution.id)
+    await engine.cancel(execution)
     await execution.refresh_from_db()
     cancelled = execution.status == ExecutionStatus.CANCELLED
     if not cancelled and execution.status in FINAL_EXECUTION_STATUSES:

@@ -4,9 +4,11 @@ once, and an execution run straight from its request is guarded by its lease."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from tortoise.exceptions import IntegrityError
@@ -30,7 +32,7 @@ from runcast.models import (
     Workspace,
 )
 from runcast.resolvers.auth import Caller
-from runcast.resolvers.executions import ExecuteRequest, store_execution
+from runcast.resolvers.executions import ExecuteRequest, new_execution
 from runcast.store import statements
 from runcast.store.claims import claim_runnable
 from tests.helpers import WS, create_workflow, notify
@@ -94,60 +96,80 @@ async def test_an_insert_that_skips_existing_keeps_the_first_record(app, tokens)
 
 @pytest.mark.settings(poll_seconds=3600)
 async def test_an_execution_leased_to_its_node_is_claimed_only_after_the_lease_expires(
-    app, client, tokens
+    app, client, tokens, monkeypatch
 ):
     workflow = await create_workflow(client, tokens.headers(), notify())
-    assert app.state.engine.reserve()
-    execution, _ = await _store(app, workflow["id"])
-    app.state.engine.unreserve()
-    stored = await Execution.get(id=execution.id)
-    assert (stored.status, stored.lease_owner, stored.fencing_token) == ("PENDING", "node_test", 1)
+    async with _submitted_held(app, monkeypatch, workflow["id"]) as execution_id:
+        stored = await Execution.get(id=execution_id)
+        leased = (stored.status, stored.lease_owner, stored.fencing_token)
+        assert leased == ("PENDING", "node_test", 1)
 
-    assert await claim_runnable("node_other", 10, utcnow(), timedelta(seconds=30)) == []
-    await Execution.filter(id=stored.id).update(lease_expires_at=utcnow() - timedelta(seconds=1))
-    claimed = await claim_runnable("node_other", 10, utcnow(), timedelta(seconds=30))
-    assert claimed == [(stored.id, 2)]
+        assert await claim_runnable("node_other", 10, utcnow(), timedelta(seconds=30)) == []
+        await Execution.filter(id=stored.id).update(
+            lease_expires_at=utcnow() - timedelta(seconds=1)
+        )
+        claimed = await claim_runnable("node_other", 10, utcnow(), timedelta(seconds=30))
+        assert claimed == [(stored.id, 2)]
 
 
 @pytest.mark.settings(poll_seconds=3600)
-async def test_a_cancel_before_the_run_begins_wins_over_the_run(app, client, tokens):
+async def test_a_cancel_before_the_run_begins_wins_over_the_run(app, client, tokens, monkeypatch):
     workflow = await create_workflow(client, tokens.headers(), notify(), notify("Second"))
     engine = app.state.engine
-    assert engine.reserve()
-    execution, steps = await _store(app, workflow["id"])
+    async with _submitted_held(app, monkeypatch, workflow["id"]) as execution_id:
+        stored = await Execution.get(id=execution_id)
+        assert (stored.status, stored.lease_owner) == ("PENDING", "node_test")
+        response = await client.delete(
+            f"{WS}/workflows/executions/{execution_id}", headers=tokens.headers("editor")
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["execution"]["status"] == "CANCELLED"
 
-    response = await client.delete(
-        f"{WS}/workflows/executions/{execution.id}", headers=tokens.headers("editor")
-    )
-    assert response.status_code == 200, response.text
-    assert response.json()["execution"]["status"] == "CANCELLED"
-
-    engine.adopt(execution, steps)
     for _ in range(200):
         if not engine.running_count:
             break
         await asyncio.sleep(0.01)
     assert engine.running_count == 0
-    stored = await Execution.get(id=execution.id)
+    stored = await Execution.get(id=execution_id)
     assert stored.status == "CANCELLED"
-    step_statuses = await StepRun.filter(execution_id=execution.id).values_list("status", flat=True)
+    step_statuses = await StepRun.filter(execution_id=execution_id).values_list("status", flat=True)
     assert step_statuses == ["skipped", "skipped"]
-    assert await Notification.filter(execution_id=execution.id).count() == 0
+    assert await Notification.filter(execution_id=execution_id).count() == 0
     kinds = (
-        await ExecutionEvent.filter(execution_id=execution.id)
+        await ExecutionEvent.filter(execution_id=execution_id)
         .order_by("seq")
         .values_list("type", flat=True)
     )
     assert kinds == ["step", "progress", "step", "progress", "complete"]
 
 
-async def _store(app, workflow_id: str) -> tuple[Execution, list[StepRun]]:
-    """Store an execution as a request does when its node runs it (after `reserve`)."""
+@contextlib.asynccontextmanager
+async def _submitted_held(app, monkeypatch, workflow_id: str) -> AsyncIterator[str]:
+    """Submit an execution as a request does, and hold the engine between storing it and
+    starting it (its PENDING announcement on the bus waits) until the block ends; yields
+    the execution's id."""
+    engine = app.state.engine
+    announce = engine.bus.publish_status
+    announced, release = asyncio.Event(), asyncio.Event()
+
+    async def held(workspace_id: str, change: dict[str, Any]) -> None:
+        if change["status"] == "PENDING":
+            announced.set()
+            await release.wait()
+        await announce(workspace_id, change)
+
+    monkeypatch.setattr(engine.bus, "publish_status", held)
     workflow = await Workflow.get(id=workflow_id)
     request = ExecuteRequest({}, {}, dry_run=False, wait=False, idempotency_key=None)
-    return await store_execution(
-        workflow, Caller("user_test", "tester"), request, app.state.engine, run_here=True
-    )
+    execution, steps = new_execution(workflow, Caller("user_test", "tester"), request)
+    submitted = asyncio.create_task(engine.submit(execution, steps))
+    async with asyncio.timeout(5):
+        await announced.wait()
+    try:
+        yield execution.id
+    finally:
+        release.set()
+        await submitted
 
 
 async def test_inside_a_transaction_statements_join_it(app, tokens):
