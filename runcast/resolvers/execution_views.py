@@ -7,21 +7,18 @@ from typing import Any
 
 from runcast.domain.clock import iso
 from runcast.domain.enums import FINAL_EXECUTION_STATUSES, StepStatus
+from runcast.domain.events import step_event
 from runcast.models import Execution, StepRun, Workflow
 
 
 def step_view(step: StepRun) -> dict[str, Any]:
-    """A step as REST and GraphQL show it; fields without a value are null, never absent."""
+    """A step as REST and GraphQL show it: its `step` event's fields with its times and
+    attempts; fields without a value are null, never absent."""
     return {
-        "actionId": step.action_id,
-        "actionType": step.action_type,
-        "status": step.status,
-        "output": step.output,
+        **step_event(step),
         "startedAt": iso(step.started_at),
         "completedAt": iso(step.completed_at),
-        "durationMs": step.duration_ms,
         "attempts": step.attempts,
-        "error": step.error,
     }
 
 
