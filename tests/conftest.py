@@ -167,3 +167,14 @@ async def start_server(asgi_app: Any, host: str = "127.0.0.1") -> LiveServer:
 async def stop_server(live: LiveServer) -> None:
     live.server.should_exit = True
     await live.task
+
+
+@pytest.fixture
+async def live(app: Starlette) -> AsyncIterator[str]:
+    """The app served by a real uvicorn (httpx's ASGITransport would buffer an endless
+    stream); its base URL."""
+    server = await start_server(app)
+    try:
+        yield server.url
+    finally:
+        await stop_server(server)

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import json
 import tracemalloc
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from graphql import get_introspection_query
-from starlette.applications import Starlette
 from websockets.asyncio.client import connect
 
 from runcast.errors import ConfigError
 from runcast.models import Execution
 from runcast.settings import Settings
-from tests.conftest import start_server, stop_server
 from tests.helpers import create_workflow, graphql
 from tests.streams.support import init, receive, ws_url
 
@@ -214,15 +211,6 @@ async def test_a_response_over_the_size_cap_is_a_coded_error(client, tokens):
     small = await graphql(client, "{ " + listing("page", "1") + " }", headers)
     assert "errors" not in small
     assert len(small["data"]["page"]["executions"]) == 1
-
-
-@pytest.fixture
-async def live(app: Starlette) -> AsyncIterator[str]:
-    server = await start_server(app)
-    try:
-        yield server.url
-    finally:
-        await stop_server(server)
 
 
 @pytest.mark.settings(graphql_max_cost=50)

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import start_server, stop_server
 from tests.helpers import WS, create_workflow
 
 DEEP = "[" * 5_000 + "]" * 5_000
@@ -230,15 +229,11 @@ async def test_nul_characters_in_graphql_literals_never_reach_the_database(clien
     assert listed.json()["executions"] == []
 
 
-async def test_head_on_graphql_answers_like_get(app, tokens):
-    live = await start_server(app)
-    try:
-        async with httpx.AsyncClient(base_url=live.url) as http:
-            params = {"query": "{ me { id } }"}
-            head = await http.head("/graphql", params=params, headers=tokens.headers("viewer"))
-            get = await http.get("/graphql", params=params, headers=tokens.headers("viewer"))
-    finally:
-        await stop_server(live)
+async def test_head_on_graphql_answers_like_get(tokens, live):
+    async with httpx.AsyncClient(base_url=live) as http:
+        params = {"query": "{ me { id } }"}
+        head = await http.head("/graphql", params=params, headers=tokens.headers("viewer"))
+        get = await http.get("/graphql", params=params, headers=tokens.headers("viewer"))
     assert head.status_code == get.status_code == 200
     assert head.headers["content-type"] == get.headers["content-type"] == "application/json"
     assert head.content == b""

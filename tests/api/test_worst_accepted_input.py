@@ -13,7 +13,6 @@ from runcast.engine.actions.base import ActionResult
 from runcast.engine.actions.registry import unregister_action_handler
 from runcast.jsonsafe import MAX_DEPTH, json_size
 from runcast.resolvers.executions import MAX_INPUT_BYTES
-from tests.conftest import start_server, stop_server
 from tests.helpers import WS, create_workflow, graphql
 from tests.streams.support import sse_events
 
@@ -49,7 +48,7 @@ def echo_action() -> Any:
     unregister_action_handler("echo_worst")
 
 
-async def test_the_worst_accepted_input_reads_back_everywhere(app, client, tokens, echo_action):
+async def test_the_worst_accepted_input_reads_back_everywhere(client, tokens, live, echo_action):
     headers = tokens.headers()
     workflow = await create_workflow(client, headers, {"type": echo_action, "config": {}})
     trigger_data, variables = worst_object("t"), worst_object("v")
@@ -98,11 +97,7 @@ async def test_the_worst_accepted_input_reads_back_everywhere(app, client, token
     assert "errors" not in page, page["errors"]
     same(page["data"]["executions"]["executions"][0])
 
-    live = await start_server(app)
-    try:
-        events = [e async for e in sse_events(live.url, tokens.admin, execution["id"])]
-    finally:
-        await stop_server(live)
+    events = [e async for e in sse_events(live, tokens.admin, execution["id"])]
     step = next(e for e in events if e.type == "step")
     assert step.data["output"] == output
     assert events[-1].type == "complete"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from starlette.applications import Starlette
@@ -11,16 +11,6 @@ import runcast
 from runcast.engine.actions.base import ActionResult
 from runcast.engine.actions.registry import unregister_action_handler
 from runcast.events.hub import Hub
-from tests.conftest import start_server, stop_server
-
-
-@pytest.fixture
-async def live(app: Starlette) -> AsyncIterator[str]:
-    server = await start_server(app)
-    try:
-        yield server.url
-    finally:
-        await stop_server(server)
 
 
 @pytest.fixture
