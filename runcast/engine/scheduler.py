@@ -35,7 +35,7 @@ from runcast.events.bus import CONTROL_CHANNEL, EventBus
 from runcast.events.hub import Hub
 from runcast.models import Execution, StepRun
 from runcast.settings import Settings
-from runcast.store import statements
+from runcast.store import reads
 from runcast.store.claims import claim_runnable
 from runcast.tasks import cancel_and_wait, runs_to_end
 
@@ -216,7 +216,7 @@ class Engine:
     async def _cancel_pending(self, execution: Execution) -> bool:
         """Finish a PENDING execution CANCELLED, its steps skipped; False when it has
         started (or finished) meanwhile."""
-        steps = await statements.select(StepRun, "t.execution_id = ?", [execution.id], "t.position")
+        steps = await reads.steps_of(execution.id)
         changes = [StepChange(step, StepStatus.SKIPPED) for step in steps]
         finish = Finish(ExecutionStatus.CANCELLED, CANCELLED_MESSAGE)
         guard = {"status": ExecutionStatus.PENDING}

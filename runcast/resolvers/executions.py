@@ -243,7 +243,7 @@ async def execution_status(caller: Caller, workspace: str, execution_id: str) ->
 async def status_view(execution: Execution) -> dict[str, Any]:
     """The status answer, read back consistently (see `load_steps_with_state`)."""
     steps = await load_steps_with_state(execution)
-    (workflow,) = await statements.select(Workflow, "t.id = ?", [execution.workflow_id])
+    workflow = await reads.workflow_by_id(execution.workflow_id)
     statuses = [s.status for s in steps]
     view = execution_view(execution, steps)
     view["workflow"] = workflow_brief(workflow)

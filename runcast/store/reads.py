@@ -1,5 +1,6 @@
 """The reads every request makes: who holds a token, the caller's standing in a workspace,
-an execution's steps read with its state, and whether the database answers.
+an execution's steps (alone, or read with its state), a workflow by id, and whether the
+database answers.
 
 They go through `statements.fetch`, so on SQLite, while the app holds the store open, they
 share a trip on the store's own connection with the hot path's other work.
@@ -14,10 +15,19 @@ from typing import Any
 from tortoise import connections
 
 from runcast.domain.enums import Role
-from runcast.models import ApiToken, Execution, Membership, StepRun, User, Workspace
+from runcast.models import ApiToken, Execution, Membership, StepRun, User, Workflow, Workspace
 from runcast.store import statements
 
-__all__ = ["Standing", "TokenHolder", "caller_for_token", "membership", "ping", "steps_with_state"]
+__all__ = [
+    "Standing",
+    "TokenHolder",
+    "caller_for_token",
+    "membership",
+    "ping",
+    "steps_of",
+    "steps_with_state",
+    "workflow_by_id",
+]
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,17 @@ async def steps_with_state(executions: Sequence[Execution]) -> dict[str, list[St
                 value = state_of[execution.id][f"execution_{column}"]
                 setattr(execution, column, fields[column].to_python_value(value))
     return grouped
+
+
+async def steps_of(execution_id: str) -> list[StepRun]:
+    """The execution's steps in their order."""
+    return await statements.select(StepRun, "t.execution_id = ?", [execution_id], "t.position")
+
+
+async def workflow_by_id(workflow_id: str) -> Workflow:
+    """The workflow with this id (the caller knows it exists: an execution names it)."""
+    (workflow,) = await statements.select(Workflow, "t.id = ?", [workflow_id])
+    return workflow
 
 
 async def ping() -> None:
