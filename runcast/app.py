@@ -91,7 +91,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if checkpointer is not None:
                     await checkpointer.stop()
 
-    graphql = RuncastGraphQL(build_schema(), allowed_origins=settings.cors_origins)
+    graphql = RuncastGraphQL(
+        build_schema(),
+        allowed_origins=settings.cors_origins,
+        max_response_bytes=settings.graphql_max_response_bytes,
+    )
     api_routes = [
         *rest_stream.ROUTES,
         *rest_executions.ROUTES,

@@ -8,20 +8,13 @@ from dataclasses import dataclass
 
 from tortoise.expressions import Q
 
+from runcast.domain.callers import Caller
 from runcast.errors import Forbidden, Unauthorized, WorkspaceNotFound
 from runcast.ids import is_wellformed_id, is_workspace_ref
 from runcast.models import ApiToken, Role, User, Workspace
 from runcast.store import reads
 
 TOKEN_PREFIX = "rc_"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """An authenticated user."""
-
-    user_id: str
-    user_name: str
 
 
 @dataclass(frozen=True)
@@ -62,10 +55,10 @@ async def authenticate(token: str | None) -> Caller:
     """Return the caller holding `token`, or raise 401."""
     if not token or len(token) > 200:
         raise Unauthorized()
-    holder = await reads.caller_for_token(hash_token(token))
-    if holder is None:
+    caller = await reads.caller_for_token(hash_token(token))
+    if caller is None:
         raise Unauthorized("Invalid or expired token")
-    return Caller(user_id=holder.user_id, user_name=holder.user_name)
+    return caller
 
 
 async def require_role(caller: Caller, workspace_ref: str, minimum: Role) -> Access:

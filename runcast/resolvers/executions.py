@@ -17,6 +17,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from runcast.domain.callers import Caller
 from runcast.domain.clock import utcnow
 from runcast.domain.enums import (
     FINAL_EXECUTION_STATUSES,
@@ -36,7 +37,7 @@ from runcast.errors import (
 from runcast.ids import is_wellformed_id, new_id
 from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, Role, StepRun, Workflow
-from runcast.resolvers.auth import Access, Caller, require_role
+from runcast.resolvers.auth import Access, require_role
 from runcast.resolvers.execution_views import (
     execution_view,
     summary_of,

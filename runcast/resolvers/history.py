@@ -16,11 +16,12 @@ from tortoise.expressions import Aggregate
 from tortoise.functions import Count, Sum
 from tortoise.queryset import QuerySet
 
+from runcast.domain.callers import Caller
 from runcast.domain.enums import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from runcast.errors import ExecutionNotFound, ValidationError
 from runcast.ids import is_wellformed_id
 from runcast.models import Execution, Role, StepRun, Workflow
-from runcast.resolvers.auth import Caller, require_role
+from runcast.resolvers.auth import require_role
 from runcast.resolvers.execution_views import execution_view, summary_of
 from runcast.resolvers.executions import load_steps_with_state
 from runcast.resolvers.workflows import get_workflow_in

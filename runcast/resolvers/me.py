@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from runcast.domain.callers import Caller
 from runcast.models import Membership
-from runcast.resolvers.auth import Caller
 
 
 async def describe_caller(caller: Caller) -> dict[str, Any]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from runcast.domain.callers import Caller
 from runcast.models import Notification, Role, Task
-from runcast.resolvers.auth import Caller, require_role
+from runcast.resolvers.auth import require_role
 from runcast.resolvers.wire import notification_view, task_view
 
 LIST_LIMIT = 100

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from runcast.domain.callers import Caller
 from runcast.domain.clock import iso, utcnow
 from runcast.domain.enums import FINAL_EXECUTION_STATUSES
 from runcast.errors import ValidationError
 from runcast.models import Role
-from runcast.resolvers.auth import Caller, require_role
+from runcast.resolvers.auth import require_role
 from runcast.resolvers.executions import get_execution_in
 
 MAX_EVENT_ID_DIGITS = 18

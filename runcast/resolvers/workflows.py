@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from runcast.domain.callers import Caller
 from runcast.errors import WorkflowNotFound
 from runcast.ids import is_wellformed_id, new_id
 from runcast.models import Role, Workflow
-from runcast.resolvers.auth import Access, Caller, require_role
+from runcast.resolvers.auth import Access, require_role
 from runcast.resolvers.wire import workflow_view
 from runcast.resolvers.workflow_input import parse_create, parse_update
 from runcast.store import statements

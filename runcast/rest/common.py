@@ -10,9 +10,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from runcast.domain.callers import Caller
 from runcast.errors import RuncastError
 from runcast.jsonsafe import parse_json
-from runcast.resolvers.auth import Caller, authenticate, bearer_from_header
+from runcast.resolvers.auth import authenticate, bearer_from_header
 
 logger = logging.getLogger("runcast.rest")
 

@@ -19,7 +19,6 @@ from runcast.schema.cost import QueryCost
 from runcast.schema.errors import ContractErrors, Schema
 from runcast.schema.mutation import Mutation
 from runcast.schema.query import Query
-from runcast.schema.response_size import ResponseSizeCap
 from runcast.schema.subscription import Subscription
 
 MAX_DEPTH = 10
@@ -81,6 +80,5 @@ def build_schema() -> Schema:
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             CachedParse,
             lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
-            ResponseSizeCap,
         ],
     )

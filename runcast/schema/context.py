@@ -8,7 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
-from runcast.resolvers.auth import Caller, authenticate, bearer_from_header
+from runcast.domain.callers import Caller
+from runcast.resolvers.auth import authenticate, bearer_from_header
 from runcast.settings import Settings
 
 

@@ -1,21 +1,18 @@
-"""A cap on the size of a query's JSON response, the last line of defence behind the cost
-limit (which bounds what an accepted query can ask for before anything is resolved)."""
+"""A cap on the size of a GraphQL answer, the last line of defence behind the cost limit
+(which bounds what an accepted query can ask for before anything is resolved).
+
+The answer is measured where the view encodes it, so it is encoded once: a result whose
+JSON is over the cap is replaced by a coded error, on HTTP and on websocket messages.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from typing import Any
 
-from graphql import ExecutionResult, GraphQLError
-from strawberry.extensions import SchemaExtension
+from graphql import GraphQLError
 
 from runcast.errors import ValidationError
-from runcast.settings import Settings
-
-
-def encoded_size(data: object) -> int:
-    """The length of `data` as the view encodes it (compact, ASCII-escaped JSON)."""
-    return len(json.dumps(data, separators=(",", ":")))
 
 
 def too_large(size: int, max_bytes: int) -> GraphQLError:
@@ -29,19 +26,25 @@ def too_large(size: int, max_bytes: int) -> GraphQLError:
     return GraphQLError(message, original_error=problem, extensions=problem.extensions)
 
 
-class ResponseSizeCap(SchemaExtension):
-    """Answers a query or mutation whose data would encode to more than
-    `Settings.graphql_max_response_bytes` with a coded error instead of the data.
-    Subscription events are single objects and are not measured."""
+def _without_data(message: Any, error: GraphQLError) -> Any:
+    """`message` (an HTTP answer, or a websocket message whose payload is one) with its
+    result replaced by `error`; None when it carries no result."""
+    replaced = {"data": None, "errors": [error.formatted]}
+    if not isinstance(message, dict):
+        return None
+    payload = message.get("payload")
+    if isinstance(payload, dict) and "data" in payload:
+        return {**message, "payload": replaced}
+    if "data" in message:
+        return replaced
+    return None
 
-    def on_execute(self) -> Iterator[None]:
-        yield
-        context = self.execution_context
-        result = context.result
-        if not isinstance(result, ExecutionResult) or result.data is None:
-            return
-        settings: Settings = context.context.settings
-        size = encoded_size(result.data)
-        if size > settings.graphql_max_response_bytes:
-            result.data = None
-            result.errors = [too_large(size, settings.graphql_max_response_bytes)]
+
+def encode_capped(message: object, max_bytes: int) -> str:
+    """`message` as compact JSON, or, when that is over `max_bytes` and it carries a
+    result, the same message with the result replaced by a RESPONSE_TOO_LARGE error."""
+    text = json.dumps(message, separators=(",", ":"))
+    if len(text) <= max_bytes:
+        return text
+    smaller = _without_data(message, too_large(len(text), max_bytes))
+    return text if smaller is None else json.dumps(smaller, separators=(",", ":"))

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.schema import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -38,6 +39,7 @@ from runcast.jsonsafe import parse_json
 from runcast.resolvers.auth import bearer_from_header
 from runcast.schema.build import parsed_document
 from runcast.schema.context import Context, token_from_params
+from runcast.schema.response_size import encode_capped
 from runcast.settings import Settings
 
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
@@ -198,6 +200,14 @@ class RuncastGraphQL(GraphQL[Context, None]):
 
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+
+    def __init__(self, schema: BaseSchema, *, max_response_bytes: int, **options: Any) -> None:
+        super().__init__(schema, **options)
+        self.max_response_bytes = max_response_bytes
+
+    def encode_json(self, data: object) -> str:
+        """Every answer and websocket message, encoded once, under the response cap."""
+        return encode_capped(data, self.max_response_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

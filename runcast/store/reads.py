@@ -14,13 +14,13 @@ from typing import Any
 
 from tortoise import connections
 
+from runcast.domain.callers import Caller
 from runcast.domain.enums import Role
 from runcast.models import ApiToken, Execution, Membership, StepRun, User, Workflow, Workspace
 from runcast.store import statements
 
 __all__ = [
     "Standing",
-    "TokenHolder",
     "caller_for_token",
     "membership",
     "ping",
@@ -31,14 +31,6 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class TokenHolder:
-    """The user a bearer token belongs to."""
-
-    user_id: str
-    user_name: str
-
-
-@dataclass(frozen=True)
 class Standing:
     """A user's role in a workspace, with the workspace."""
 
@@ -46,7 +38,7 @@ class Standing:
     workspace: Workspace
 
 
-async def caller_for_token(token_hash: str) -> TokenHolder | None:
+async def caller_for_token(token_hash: str) -> Caller | None:
     """The user holding the token with this hash; None for an unknown token."""
     rows = await statements.fetch(
         f"SELECT u.id, u.name FROM {ApiToken._meta.db_table} t "
@@ -55,7 +47,7 @@ async def caller_for_token(token_hash: str) -> TokenHolder | None:
     )
     if not rows:
         return None
-    return TokenHolder(user_id=rows[0]["id"], user_name=rows[0]["name"])
+    return Caller(user_id=rows[0]["id"], user_name=rows[0]["name"])
 
 
 async def membership(user_id: str, workspace_ref: str) -> Standing | None:

@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 
 import runcast
 from runcast.bootstrap import create_token
+from runcast.domain.callers import Caller
 from runcast.domain.clock import utcnow
 from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.registry import unregister_action_handler
@@ -31,7 +32,6 @@ from runcast.models import (
     Workflow,
     Workspace,
 )
-from runcast.resolvers.auth import Caller
 from runcast.resolvers.executions import ExecuteRequest, new_execution
 from runcast.store import statements
 from runcast.store.claims import claim_runnable
