@@ -14,6 +14,7 @@ from websockets.asyncio.client import connect
 
 from runcast.errors import ConfigError
 from runcast.models import Execution
+from runcast.schema.response_size import encode_capped
 from runcast.settings import Settings
 from tests.helpers import create_workflow, graphql
 from tests.streams.support import init, receive, ws_url
@@ -249,3 +250,24 @@ def test_the_limits_are_read_from_the_environment():
     assert Settings.from_env({}).graphql_max_response_bytes == 32 * 1024 * 1024
     with pytest.raises(ConfigError, match="RUNCAST_GRAPHQL_MAX_COST must be at least 1"):
         Settings.from_env({"RUNCAST_GRAPHQL_MAX_COST": "0"})
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"data": {"x": "y" * 2_000}},
+        {"id": "1", "type": "next", "payload": {"data": {"x": "y" * 2_000}}},
+        {"id": "1", "type": "data", "payload": {"data": {"x": "y" * 2_000}}},
+    ],
+)
+def test_the_cap_replaces_an_oversize_result_on_http_and_websocket_messages(message):
+    capped = json.loads(encode_capped(message, 1_024))
+    answer = capped.get("payload", capped)
+    assert answer["data"] is None
+    [detail] = answer["errors"][0]["extensions"]["details"]
+    assert detail["reason"] == "RESPONSE_TOO_LARGE"
+    assert detail["maxBytes"] == 1_024
+    if "payload" in message:  # a websocket message keeps its id and type
+        assert (capped["id"], capped["type"]) == (message["id"], message["type"])
+    small = {"data": {"x": "y"}}
+    assert json.loads(encode_capped(small, 1_024)) == small
