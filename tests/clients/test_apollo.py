@@ -1,0 +1,127 @@
+"""Apollo Client against a live server: queries, a mutation, the normalized cache, error codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.clients.support import EXECUTION_FIELDS, ID, by_name, codes, graphql_url
+from tests.helpers import create_workflow, notify
+from tests.streams.support import wait
+
+WORKFLOWS = 'query Workflows { workflows(workspaceSlug: "acme") { id name actions { id type } } }'
+EXECUTE = f"""
+mutation Execute($workflowId: {ID}, $input: ExecuteInput) {{
+  executeWorkflow(workspaceSlug: "acme", workflowId: $workflowId, input: $input) {{
+    {EXECUTION_FIELDS}
+  }}
+}}
+"""
+EXECUTION = f"""
+query Execution($ws: String!, $id: {ID}) {{
+  execution(workspaceSlug: $ws, id: $id) {{ {EXECUTION_FIELDS} }}
+}}
+"""
+
+
+def executed_in(workspace: str) -> dict[str, Any]:
+    """Variables naming `workspace` and the execution the `execute` operation started."""
+    return {"ws": workspace, "id": {"$from": ["execute", "executeWorkflow", "id"]}}
+
+
+def operation(name: str, client: str, document: str, **fields: Any) -> dict[str, Any]:
+    kind = "mutation" if document.lstrip().startswith("mutation") else "query"
+    return {"name": name, "client": client, "kind": kind, "document": document, **fields}
+
+
+async def test_apollo_client_sees_one_normalized_execution_and_coded_errors(
+    client, tokens, live, node_clients
+):
+    workflow = await create_workflow(client, tokens.headers(), wait(150), notify())
+    answer = await node_clients.run(
+        "apollo.mjs",
+        {
+            "url": graphql_url(live),
+            "clients": {"editor": tokens.editor, "outsider": tokens.outsider, "anonymous": None},
+            "operations": [
+                operation("workflows", "editor", WORKFLOWS),
+                operation(
+                    "execute",
+                    "editor",
+                    EXECUTE,
+                    variables={"workflowId": workflow["id"], "input": {"triggerData": {"u": 1}}},
+                ),
+                operation(
+                    "finished",
+                    "editor",
+                    EXECUTION,
+                    variables=executed_in("acme"),
+                    until={"path": ["execution", "status"], "oneOf": ["COMPLETED", "FAILED"]},
+                ),
+                operation("elsewhere", "outsider", EXECUTION, variables=executed_in("other")),
+                operation("not a member", "outsider", EXECUTION, variables=executed_in("acme")),
+                operation("anonymous", "anonymous", WORKFLOWS),
+            ],
+        },
+    )
+    assert "timedOut" not in answer, answer
+    results = by_name(answer)
+
+    listed = results["workflows"]
+    assert "errors" not in listed, listed
+    assert listed["data"]["workflows"] == [
+        {
+            "__typename": "Workflow",
+            "id": workflow["id"],
+            "name": "Onboarding",
+            "actions": [
+                {"__typename": "Action", "id": "action-1", "type": "wait"},
+                {"__typename": "Action", "id": "action-2", "type": "send_notification"},
+            ],
+        }
+    ]
+    assert listed["cache"]["ROOT_QUERY"]['workflows({"workspaceSlug":"acme"})'] == [
+        {"__ref": f"Workflow:{workflow['id']}"}
+    ]
+
+    executed = results["execute"]
+    assert "errors" not in executed, executed
+    started = executed["data"]["executeWorkflow"]
+    key = f"Execution:{started['id']}"
+    assert started["workflowId"] == workflow["id"]
+    assert started["status"] in ("PENDING", "RUNNING")
+    assert executed["cache"][key]["status"] == started["status"]
+
+    finished = results["finished"]
+    assert "errors" not in finished, finished
+    cache = finished["cache"]
+    executions = [name for name in cache if name.startswith("Execution:")]
+    assert executions == [key]
+    assert cache["ROOT_QUERY"][f'execution({{"id":"{started["id"]}","workspaceSlug":"acme"}})'] == {
+        "__ref": key
+    }
+    entry = cache[key]
+    assert entry["status"] == "COMPLETED"
+    assert entry["error"] is None
+    assert entry["progress"] == {
+        "__typename": "Progress",
+        "totalSteps": 2,
+        "completedSteps": 2,
+        "percentage": 100,
+    }
+    assert [(step["actionId"], step["status"]) for step in entry["steps"]] == [
+        ("action-1", "success"),
+        ("action-2", "success"),
+    ]
+    assert finished["data"]["execution"] == {
+        name: value for name, value in entry.items() if name != "__typename"
+    } | {"__typename": "Execution"}
+
+    for name, code in [
+        ("elsewhere", "EXECUTION_NOT_FOUND"),
+        ("not a member", "FORBIDDEN"),
+        ("anonymous", "UNAUTHORIZED"),
+    ]:
+        refused = results[name]
+        assert codes(refused) == [code], refused
+        assert refused["data"] is None
+        assert not any(entry.startswith("Execution:") for entry in refused["cache"]), refused
