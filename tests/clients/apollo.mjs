@@ -5,7 +5,14 @@
 // query until the value at `path` in its data is one of `oneOf`.
 // stdout: {results: [{name, data, errors, networkError, polls, cache}]}, where cache is the
 // client's normalized store (`cache.extract()`) after the operation.
-import { ApolloClient, CombinedGraphQLErrors, HttpLink, InMemoryCache, ServerError, gql } from "@apollo/client";
+import {
+  ApolloClient,
+  CombinedGraphQLErrors,
+  HttpLink,
+  InMemoryCache,
+  ServerError,
+  gql,
+} from "@apollo/client";
 
 import { answer, readScenario } from "./io.mjs";
 
@@ -14,7 +21,8 @@ const MAX_POLLS = 400;
 
 function clientFor(url, token) {
   const headers = token ? { authorization: `Bearer ${token}` } : {};
-  return new ApolloClient({ link: new HttpLink({ uri: url, headers }), cache: new InMemoryCache() });
+  const link = new HttpLink({ uri: url, headers });
+  return new ApolloClient({ link, cache: new InMemoryCache() });
 }
 
 function at(data, path) {
@@ -28,7 +36,8 @@ function fill(variables, results) {
       const [name, ...path] = value.$from;
       return at(results.find((result) => result.name === name)?.data, path);
     }
-    return Array.isArray(value) ? value.map(pick) : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, pick(v)]));
+    if (Array.isArray(value)) return value.map(pick);
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, pick(item)]));
   };
   return pick(variables ?? {});
 }
@@ -43,7 +52,8 @@ async function once(client, operation) {
 }
 
 function outcome(operation, result, polls, client) {
-  const entry = { name: operation.name, data: result.data ?? null, polls, cache: client.cache.extract() };
+  const cache = client.cache.extract();
+  const entry = { name: operation.name, data: result.data ?? null, polls, cache };
   if (CombinedGraphQLErrors.is(result.error)) entry.errors = result.error.errors;
   else if (ServerError.is(result.error)) {
     entry.networkError = { statusCode: result.error.statusCode, body: result.error.bodyText };
@@ -52,9 +62,11 @@ function outcome(operation, result, polls, client) {
 }
 
 async function run(operation, client) {
+  const { until } = operation;
+  const done = (data) => !until || until.oneOf.includes(at(data, until.path));
   let polls = 1;
   let result = await once(client, operation);
-  while (operation.until && !operation.until.oneOf.includes(at(result.data, operation.until.path))) {
+  while (!done(result.data)) {
     if (polls === MAX_POLLS || result.error) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_DELAY_MS));
     result = await once(client, operation);

@@ -7,8 +7,14 @@ import WebSocket from "ws";
 import { answer, describeError, readScenario } from "./io.mjs";
 
 function subscribe(url, subscription) {
-  const connectionParams = subscription.token ? { authorization: `Bearer ${subscription.token}` } : {};
-  const client = createClient({ url, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0 });
+  const { token } = subscription;
+  const connectionParams = token ? { authorization: `Bearer ${token}` } : {};
+  const client = createClient({
+    url,
+    webSocketImpl: WebSocket,
+    connectionParams,
+    retryAttempts: 0,
+  });
   const result = { name: subscription.name, events: [] };
   return new Promise((resolve) => {
     const finish = (end, error) => {

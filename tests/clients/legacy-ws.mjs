@@ -7,6 +7,7 @@ import WebSocket from "ws";
 import { answer, describeError, readScenario } from "./io.mjs";
 
 function subscribe(url, subscription) {
+  const { token } = subscription;
   const result = { name: subscription.name, events: [] };
   return new Promise((resolve) => {
     let client = null;
@@ -22,7 +23,7 @@ function subscribe(url, subscription) {
       {
         reconnect: false,
         lazy: true,
-        connectionParams: subscription.token ? { authorization: `Bearer ${subscription.token}` } : {},
+        connectionParams: token ? { authorization: `Bearer ${token}` } : {},
         connectionCallback: (error) => {
           if (error) finish("connection_error", { payload: error });
         },
