@@ -34,6 +34,7 @@ from runcast.schema.view import RuncastGraphQL
 from runcast.settings import Settings
 from runcast.store import reads
 from runcast.store.checkpoints import Checkpointer
+from runcast.store.executions import SqlExecutionStore
 from runcast.store.statements import close_sqlite, open_sqlite
 
 logger = logging.getLogger("runcast")
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             hub = Hub(settings.broadcast_url)
             await hub.start()
             http = create_http_policy(settings.allow_private_network)
-            engine = Engine(settings, EventBus(hub.broadcast), http, hub)
+            engine = Engine(settings, SqlExecutionStore(), EventBus(hub.broadcast), hub, http)
             app.state.hub = hub
             app.state.engine = engine
             database_file = sqlite_file(settings.database_url)

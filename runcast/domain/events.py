@@ -1,5 +1,5 @@
-"""Payloads of the events the engine writes and publishes: `step`, `progress` and the
-workspace feed's status changes.
+"""Events: a stored event (`Event`) and the payloads the engine writes and publishes:
+`step`, `progress` and the workspace feed's status changes.
 
 They read plain attributes through the protocols below, so a model row and an in-memory
 record serve alike, and this module stays below the models and the store.
@@ -7,7 +7,10 @@ record serve alike, and this module stays below the models and the store.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -90,3 +93,30 @@ def status_change(execution: ExecutionFields) -> dict[str, Any]:
         "durationMs": execution.duration_ms,
         "isSimulation": execution.is_simulation,
     }
+
+
+@dataclass(frozen=True)
+class Event:
+    """One stored event: its place in the execution's sequence, type and JSON payload."""
+
+    execution_id: str
+    seq: int
+    type: str
+    data: dict[str, Any]
+
+    @functools.cached_property
+    def data_json(self) -> str:
+        """The payload as JSON text, made once per event object (streams share them)."""
+        return json.dumps(self.data)
+
+    def to_message(self) -> dict[str, Any]:
+        return {
+            "executionId": self.execution_id,
+            "seq": self.seq,
+            "type": self.type,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> Event:
+        return cls(message["executionId"], int(message["seq"]), message["type"], message["data"])

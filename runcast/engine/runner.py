@@ -30,21 +30,13 @@ from runcast.domain.events import status_change
 from runcast.engine.actions.base import ActionContext, ActionResult, StoredRow, StoringResult
 from runcast.engine.actions.registry import ActionType, get_action_type
 from runcast.engine.http_guard import HttpPolicy
-from runcast.engine.persistence import (
-    Finish,
-    StaleExecution,
-    StepChange,
-    commit,
-    mark_started,
-    start_statement,
-    step_key,
-)
+from runcast.engine.persistence import Finish, Recorder, StaleExecution, StepChange, Transition
 from runcast.engine.templates import render
 from runcast.events.bus import EventBus
 from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, StepRun
 from runcast.settings import Settings
-from runcast.store import statements
+from runcast.store.interface import Guard
 from runcast.tasks import runs_to_end
 
 logger = logging.getLogger("runcast.engine")
@@ -62,6 +54,8 @@ class RunnerHost(Protocol):
     def settings(self) -> Settings: ...
     @property
     def bus(self) -> EventBus: ...
+    @property
+    def recorder(self) -> Recorder: ...
     @property
     def http(self) -> HttpPolicy: ...
 
@@ -95,21 +89,6 @@ def coerce_result(raw: Any) -> ActionResult:
     return ActionResult(raw.success, raw.output, error, raw.retryable, raw.retry_after_s)
 
 
-@runs_to_end
-async def _start_step(step: StepRun, started_at: datetime) -> None:
-    """Mark `step` running since `started_at`, counting its attempt, in its own write."""
-    await statements.run([start_statement(statements.dialect(), step, started_at)])
-    mark_started(step, started_at)
-
-
-@runs_to_end
-async def _count_retry(step: StepRun) -> None:
-    """Store that `step` begins one more attempt (a retry) before it runs."""
-    sets = {"attempts": step.attempts + 1}
-    await statements.run([statements.update(statements.dialect(), StepRun, sets, step_key(step))])
-    step.attempts += 1
-
-
 class ExecutionRunner:
     """Walks an execution's steps. Owned by the engine, which may cancel it."""
 
@@ -120,7 +99,7 @@ class ExecutionRunner:
         self.execution = execution
         self.steps = steps
         # PENDING when this node took the execution straight from its request (see `_begin`).
-        self.guard = {"fencing_token": fencing_token, "status": execution.status}
+        self.guard = Guard(fencing_token, ExecutionStatus(execution.status))
         self.cancel_requested = False
         self.started = False
         self.in_flight: StepRun | None = None
@@ -133,9 +112,8 @@ class ExecutionRunner:
         finish: Finish | None = None,
         start_next: StepRun | None = None,
     ) -> None:
-        await commit(
-            self.execution, self.steps, changes, finish, self.guard, self.engine.bus, start_next
-        )
+        transition = Transition(changes, finish, start_next)
+        await self.engine.recorder.commit(self.execution, self.steps, transition, self.guard)
         self.started_step = start_next
 
     def _scope(self) -> dict[str, Any]:
@@ -190,27 +168,10 @@ class ExecutionRunner:
             return True
         unfinished = self._unfinished()
         first = unfinished[0] if unfinished else None
-        dialect = statements.dialect()
-        execution_id = self.execution.id
-        batch = [
-            statements.update(
-                dialect,
-                Execution,
-                {"status": ExecutionStatus.RUNNING},
-                {"id": execution_id, **self.guard},
-                1,
-            )
-        ]
-        started_at = utcnow()
-        if first is not None:
-            started_at = first.started_at or started_at
-            batch.append(start_statement(dialect, first, started_at))
-        if not await statements.run(batch):
+        if not await self.engine.recorder.begin(self.execution, self.guard, first):
             return False
-        self.execution.status = self.guard["status"] = ExecutionStatus.RUNNING
-        if first is not None:
-            mark_started(first, started_at)
-            self.started_step = first
+        self.guard = Guard(self.guard.fencing_token, ExecutionStatus.RUNNING)
+        self.started_step = first
         return True
 
     def deadline(self) -> datetime | None:
@@ -238,7 +199,7 @@ class ExecutionRunner:
             action = actions[index]
             self.in_flight = step
             if step is not self.started_step:  # queued, or left running by a crash
-                await _start_step(step, step.started_at or utcnow())
+                await self.engine.recorder.start_step(step, step.started_at or utcnow())
             self.started_step = None
             change, halt = await self._run_step(action, step)
             rest = [s for s in self.steps[index + 1 :] if s.status not in FINAL_STEP_STATUSES]
@@ -304,7 +265,7 @@ class ExecutionRunner:
         result = ActionResult(False, error="not run")
         for tried in range(1, limit + 1):
             if tried > 1:
-                await _count_retry(step)
+                await self.engine.recorder.count_retry(step)
             result, stored = await self._attempt(action_type, action, step, step.attempts)
             if result.success:
                 return Attempts(result, step.attempts, errors, stored)

@@ -22,21 +22,19 @@ from datetime import timedelta
 
 from runcast.domain.clock import utcnow
 from runcast.domain.enums import (
-    ACTIVE_EXECUTION_STATUSES,
     FINAL_EXECUTION_STATUSES,
     ExecutionStatus,
     StepStatus,
 )
 from runcast.domain.events import status_change
 from runcast.engine.http_guard import HttpPolicy
-from runcast.engine.persistence import Finish, StaleExecution, StepChange, commit, store_new
+from runcast.engine.persistence import Finish, Recorder, StaleExecution, StepChange, Transition
 from runcast.engine.runner import CANCELLED_MESSAGE, ExecutionRunner
 from runcast.events.bus import CONTROL_CHANNEL, EventBus
 from runcast.events.hub import Hub
 from runcast.models import Execution, StepRun
 from runcast.settings import Settings
-from runcast.store import reads
-from runcast.store.claims import claim_runnable
+from runcast.store.interface import Claim, ExecutionStore, Guard
 from runcast.tasks import cancel_and_wait, runs_to_end
 
 logger = logging.getLogger("runcast.engine")
@@ -57,11 +55,19 @@ class _Waiters:
 
 
 class Engine:
-    """Runs executions as named asyncio tasks that it owns and cancels on shutdown."""
+    """Runs executions as named asyncio tasks that it owns and cancels on shutdown.
 
-    def __init__(self, settings: Settings, bus: EventBus, http: HttpPolicy, hub: Hub) -> None:
+    It is given what it works with: the store (its only way to the database), the bus it
+    publishes on, the hub it listens to other nodes through, and the outbound HTTP client
+    its actions use."""
+
+    def __init__(
+        self, settings: Settings, store: ExecutionStore, bus: EventBus, hub: Hub, http: HttpPolicy
+    ) -> None:
         self.settings = settings
+        self.store = store
         self.bus = bus
+        self.recorder = Recorder(store, bus)
         self.http = http
         self.hub = hub
         self.node_id = settings.node_id
@@ -100,7 +106,7 @@ class Engine:
             execution.lease_expires_at = utcnow() + self.lease
             execution.fencing_token = 1
         try:
-            await store_new(execution, steps)
+            await self.store.insert(execution, steps)
         except BaseException:
             if run_here:
                 self._unreserve()
@@ -139,9 +145,7 @@ class Engine:
         """Start the dispatcher and heartbeat; pick up work left by a previous process."""
         if embedded:
             # One node owns an embedded database: any lease was left by a crash.
-            await Execution.filter(status__in=ACTIVE_EXECUTION_STATUSES).update(
-                lease_expires_at=None
-            )
+            await self.store.release_leases()
         self._loops = [
             asyncio.create_task(self._dispatch_loop(), name="engine dispatcher"),
             asyncio.create_task(self._heartbeat_loop(), name="engine heartbeat"),
@@ -176,8 +180,8 @@ class Engine:
                         await waiters.event.wait()
                 if waiters.event.is_set():
                     return waiters.runner
-                stored = await Execution.get_or_none(id=execution_id).only("id", "status")
-                if stored is None or stored.status in FINAL_EXECUTION_STATUSES:
+                status = await self.store.status_of(execution_id)
+                if status is None or status in FINAL_EXECUTION_STATUSES:
                     return None
             return None
         finally:
@@ -208,7 +212,7 @@ class Engine:
         is interrupted here or through the control channel, and this waits (briefly) until
         it has recorded CANCELLED. The caller reads back what was stored.
         """
-        await Execution.filter(id=execution.id).update(cancel_requested=True)
+        await self.store.request_cancel(execution.id)
         if execution.status == ExecutionStatus.PENDING and await self._cancel_pending(execution):
             return
         await self._interrupt_and_wait(execution.id)
@@ -216,12 +220,12 @@ class Engine:
     async def _cancel_pending(self, execution: Execution) -> bool:
         """Finish a PENDING execution CANCELLED, its steps skipped; False when it has
         started (or finished) meanwhile."""
-        steps = await reads.steps_of(execution.id)
+        steps = await self.store.steps_of(execution.id)
         changes = [StepChange(step, StepStatus.SKIPPED) for step in steps]
         finish = Finish(ExecutionStatus.CANCELLED, CANCELLED_MESSAGE)
-        guard = {"status": ExecutionStatus.PENDING}
+        guard = Guard(status=ExecutionStatus.PENDING)
         try:
-            await commit(execution, steps, changes, finish, guard, self.bus)
+            await self.recorder.commit(execution, steps, Transition(changes, finish), guard)
         except StaleExecution:
             return False
         self.mark_finished(execution.id)
@@ -252,7 +256,7 @@ class Engine:
                 self._backlog = True
             else:
                 try:
-                    claimed = await claim_runnable(self.node_id, free, utcnow(), self.lease)
+                    claimed = await self.store.claim(self.node_id, free, utcnow(), self.lease)
                     await self._start(claimed)
                 except Exception:
                     logger.exception("claiming executions failed")
@@ -264,19 +268,16 @@ class Engine:
                 async with asyncio.timeout(self.settings.poll_seconds):
                     await self._wake.wait()
 
-    async def _start(self, claimed: list[tuple[str, int]]) -> None:
+    async def _start(self, claimed: list[Claim]) -> None:
         if not claimed:
             return
-        ids = [execution_id for execution_id, _ in claimed]
-        executions = {e.id: e for e in await Execution.filter(id__in=ids)}
-        steps: dict[str, list[StepRun]] = {execution_id: [] for execution_id in ids}
-        for step in await StepRun.filter(execution_id__in=ids).order_by("position"):
-            steps[step.execution_id].append(step)
-        for execution_id, token in claimed:
-            execution = executions[execution_id]
-            if execution_id in self._cancel_on_start:
+        ids = [claim.execution_id for claim in claimed]
+        loaded = {pair[0].id: pair for pair in await self.store.load(ids)}
+        for claim in claimed:
+            execution, steps = loaded[claim.execution_id]
+            if claim.execution_id in self._cancel_on_start:
                 execution.cancel_requested = True
-            self._launch(ExecutionRunner(self, execution, steps[execution_id], token))
+            self._launch(ExecutionRunner(self, execution, steps, claim.fencing_token))
 
     def _launch(self, runner: ExecutionRunner) -> None:
         execution_id = runner.execution.id
@@ -310,23 +311,18 @@ class Engine:
         reap runs that outlived their workflow timeout."""
         ids = list(self._running)
         if ids:
-            await Execution.filter(
-                id__in=ids, lease_owner=self.node_id, status__in=ACTIVE_EXECUTION_STATUSES
-            ).update(lease_expires_at=utcnow() + self.lease)
+            await self.store.renew_leases(ids, self.node_id, utcnow() + self.lease)
             await self._check_flags(ids)
         await self._reap_overdue()
 
     async def _check_flags(self, ids: list[str]) -> None:
         """Stop runs whose lease another node took; interrupt runs flagged for cancel."""
-        rows = await Execution.filter(id__in=ids).values_list(
-            "id", "lease_owner", "cancel_requested"
-        )
-        for execution_id, owner, cancel_requested in rows:
-            if owner != self.node_id and execution_id in self._running:
-                task, _ = self._running[execution_id]
+        for state in await self.store.lease_states(ids):
+            if state.lease_owner != self.node_id and state.execution_id in self._running:
+                task, _ = self._running[state.execution_id]
                 task.cancel()
-            elif cancel_requested:
-                self.interrupt(execution_id)
+            elif state.cancel_requested:
+                self.interrupt(state.execution_id)
 
     async def _control_loop(self) -> None:
         """Cancel requests from other nodes; after lost messages, re-read the flags."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from broadcaster import Broadcast
 
-from runcast.events.log import Event
+from runcast.domain.events import Event
 
 logger = logging.getLogger("runcast.events")
 

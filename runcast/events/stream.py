@@ -20,11 +20,11 @@ from tortoise.expressions import Q
 
 from runcast.domain.clock import utcnow
 from runcast.domain.enums import ACTIVE_EXECUTION_STATUSES, FINAL_EXECUTION_STATUSES
-from runcast.domain.events import status_change
+from runcast.domain.events import Event, status_change
 from runcast.events.bus import execution_channel, workspace_channel
 from runcast.events.hub import Hub, Subscription
-from runcast.events.log import Event, read_events
 from runcast.models import Execution
+from runcast.store.reads import events_after
 
 POLL_S = 1.0
 SHARED_READ_S = 0.5
@@ -39,7 +39,7 @@ async def execution_events(
     after `complete` (or when the execution is deleted)."""
     async with hub.subscribe(execution_channel(execution_id)) as live:
         last = after
-        batch: list[Event] | None = await read_events(execution_id, last)
+        batch: list[Event] | None = await events_after(execution_id, last)
         while batch is not None:
             for event in batch:
                 if event.seq != last + 1:
@@ -66,7 +66,7 @@ async def _next_batch(
         return []
     if event.seq == last + 1:
         return [event]
-    return await read_events(execution_id, last)
+    return await events_after(execution_id, last)
 
 
 @functools.lru_cache(maxsize=128)
@@ -84,7 +84,7 @@ async def _poll(execution_id: str, last: int) -> list[Event] | None:
         return None
     last_seq, status = state
     if last_seq > last:
-        return await read_events(execution_id, last)
+        return await events_after(execution_id, last)
     return None if status in FINAL_EXECUTION_STATUSES else []
 
 

@@ -14,8 +14,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from runcast.domain.events import Event
 from runcast.events.hub import Hub
-from runcast.events.log import Event
 from runcast.events.stream import execution_events, workspace_changes
 from runcast.resolvers import streams
 from runcast.schema.context import Context

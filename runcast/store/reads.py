@@ -1,6 +1,6 @@
 """The reads every request makes: who holds a token, the caller's standing in a workspace,
-an execution's steps (alone, or read with its state), a workflow by id, and whether the
-database answers.
+an execution's steps (alone, or read with its state), its events after a point, a workflow
+by id, and whether the database answers.
 
 They go through `statements.fetch`, so on SQLite, while the app holds the store open, they
 share a trip on the store's own connection with the hot path's other work.
@@ -16,12 +16,23 @@ from tortoise import connections
 
 from runcast.domain.callers import Caller
 from runcast.domain.enums import Role
-from runcast.models import ApiToken, Execution, Membership, StepRun, User, Workflow, Workspace
+from runcast.domain.events import Event
+from runcast.models import (
+    ApiToken,
+    Execution,
+    ExecutionEvent,
+    Membership,
+    StepRun,
+    User,
+    Workflow,
+    Workspace,
+)
 from runcast.store import statements
 
 __all__ = [
     "Standing",
     "caller_for_token",
+    "events_after",
     "membership",
     "ping",
     "steps_of",
@@ -109,6 +120,17 @@ async def workflow_by_id(workflow_id: str) -> Workflow:
     """The workflow with this id (the caller knows it exists: an execution names it)."""
     (workflow,) = await statements.select(Workflow, "t.id = ?", [workflow_id])
     return workflow
+
+
+async def events_after(execution_id: str, after_seq: int) -> list[Event]:
+    """The execution's stored events after `after_seq`, in order (on the ORM's connection:
+    replays stay off the hot path's trips)."""
+    rows = (
+        await ExecutionEvent.filter(execution_id=execution_id, seq__gt=after_seq)
+        .order_by("seq")
+        .values_list("seq", "type", "payload")
+    )
+    return [Event(execution_id, seq, kind, payload) for seq, kind, payload in rows]
 
 
 async def ping() -> None:

@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 from runcast.events.bus import execution_channel
-from runcast.events.log import read_events
+from runcast.store.reads import events_after
 from tests.helpers import WS, notify
 from tests.streams.support import (
     TRANSPORTS,
@@ -65,7 +65,7 @@ async def test_a_completed_execution_streams_the_seed_events(client, tokens, liv
     for received in streams.values():
         assert_connected(received, execution_id)
         assert log_of(received) == expected
-    stored = await read_events(execution_id)
+    stored = await events_after(execution_id, 0)
     assert [(e.type, e.data) for e in stored] == expected
     await eventually(lambda: not hub.holds(execution_channel(execution_id)))
 
@@ -138,7 +138,7 @@ async def test_a_dry_run_streams_simulated_steps(client, tokens, live):
 
 async def test_joining_half_way_or_after_the_end_shows_every_event(client, tokens, live):
     execution_id = await start(client, tokens, notify(), wait(300), wait(300), TASK)
-    while len(await read_events(execution_id)) < 4:  # noqa: ASYNC110 - two of four steps done
+    while len(await events_after(execution_id, 0)) < 4:  # noqa: ASYNC110 - two of four steps done
         await asyncio.sleep(0.01)
     late = await results(readers(live, tokens.viewer, execution_id))
     after_the_end = await results(readers(live, tokens.viewer, execution_id))

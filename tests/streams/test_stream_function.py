@@ -9,12 +9,13 @@ from typing import Any
 import redis.asyncio as redis
 
 from runcast.domain.enums import FINAL_EXECUTION_STATUSES
+from runcast.domain.events import Event
 from runcast.events import stream as stream_module
 from runcast.events.bus import execution_channel
 from runcast.events.hub import Hub
-from runcast.events.log import Event, read_events
 from runcast.events.stream import execution_events
 from runcast.models import Execution
+from runcast.store.reads import events_after
 from tests.helpers import notify
 from tests.streams.support import (
     collect,
@@ -54,7 +55,7 @@ async def test_lost_publishes_are_filled_from_the_log(app, client, tokens, hub):
     execution = await start_execution(client, tokens.headers(), wait(200), notify(), notify())
     received = await read_all(hub, execution["id"], poll_s=0.2)
 
-    assert received == await read_events(execution["id"])
+    assert received == await events_after(execution["id"], 0)
     assert [event.seq for event in received] == list(range(1, 8))
     assert received[-1].type == "complete"
 
@@ -70,7 +71,7 @@ async def test_a_reader_whose_buffer_overflowed_still_gets_every_event_once(clie
         rest = [event async for event in events]
 
     assert hub.stats().dropped > 0
-    assert [first, *rest] == await read_events(execution["id"])
+    assert [first, *rest] == await events_after(execution["id"], 0)
     assert [event.seq for event in [first, *rest]] == list(range(1, 12))
 
 
@@ -110,7 +111,7 @@ async def test_a_dropped_broadcast_reconnects_and_a_connected_client_loses_nothi
 
 async def test_a_thousand_opened_and_abandoned_streams_leave_nothing_behind(client, tokens, hub):
     execution = await start_execution(client, tokens.headers(), notify(), wait(30_000))
-    while len(await read_events(execution["id"])) < 2:  # noqa: ASYNC110 - the first step is done
+    while len(await events_after(execution["id"], 0)) < 2:  # noqa: ASYNC110 - the first step is done
         await asyncio.sleep(0.01)
     channel = execution_channel(execution["id"])
     tasks_before = len(asyncio.all_tasks())
@@ -147,7 +148,7 @@ async def test_idle_streams_of_one_execution_share_their_state_reads(
     readers = [asyncio.create_task(read_all(hub, execution["id"], poll_s=0.05)) for _ in range(50)]
     results = await asyncio.gather(*readers)
 
-    expected = await read_events(execution["id"])
+    expected = await events_after(execution["id"], 0)
     assert all(received == expected for received in results)
     # 50 streams idle for 1.5 s with a 50 ms poll would read 1,500 times on their own;
     # shared, one read per SHARED_READ_S (0.5 s) serves them all.

@@ -8,9 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tortoise.models import Model
-
 from runcast.engine.http_guard import HttpPolicy
+from runcast.store.interface import StoredRow
+
+__all__ = [
+    "ActionContext",
+    "ActionResult",
+    "ConfigValidator",
+    "Handler",
+    "StoredRow",
+    "StoringResult",
+]
 
 
 @dataclass(frozen=True)
@@ -36,14 +44,6 @@ class ActionContext:
     attempt: int = 1
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("runcast.actions"))
     http: HttpPolicy | None = None
-
-
-@dataclass(frozen=True)
-class StoredRow:
-    """A row stored with a step's result (see `StoringResult`)."""
-
-    model: type[Model]
-    record: dict[str, Any]
 
 
 @dataclass(frozen=True)
