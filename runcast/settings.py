@@ -59,6 +59,8 @@ class Settings:
     max_body_bytes: int = 1_000_000
     graphql_max_cost: int = 25_000
     graphql_max_response_bytes: int = 32 * 1024 * 1024
+    graphql_persisted_queries: int = 1000
+    graphql_get_max_age_seconds: int = 1
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
     max_connections_per_address: int = 100
@@ -90,6 +92,12 @@ class Settings:
             graphql_max_cost=_int(env, "RUNCAST_GRAPHQL_MAX_COST", default.graphql_max_cost, 1),
             graphql_max_response_bytes=_int(
                 env, "RUNCAST_GRAPHQL_MAX_RESPONSE_BYTES", default.graphql_max_response_bytes, 1024
+            ),
+            graphql_persisted_queries=_int(
+                env, "RUNCAST_GRAPHQL_PERSISTED_QUERIES", default.graphql_persisted_queries
+            ),
+            graphql_get_max_age_seconds=_int(
+                env, "RUNCAST_GRAPHQL_GET_MAX_AGE_SECONDS", default.graphql_get_max_age_seconds
             ),
             header_timeout_seconds=float(_int(env, "RUNCAST_HEADER_TIMEOUT_SECONDS", 10, 1)),
             body_timeout_seconds=float(_int(env, "RUNCAST_BODY_TIMEOUT_SECONDS", 30, 1)),

@@ -5,6 +5,12 @@ Every malformed request gets the protocol's own answer: on HTTP a JSON body
 `{"errors": [{"message", "extensions": {"code"}}]}` with a 4xx status; on
 graphql-transport-ws a 4400 close (4401 without a valid token, 4403 when FORBIDDEN); on
 graphql-ws an `error` message for the operation, the connection staying open.
+
+Over HTTP, requests may name their query by hash (automatic persisted queries, see
+`persisted.py`). GET runs queries only; its answers without errors may be kept for
+`RUNCAST_GRAPHQL_GET_MAX_AGE_SECONDS` by the caller's own cache (`private`, and
+`Vary: Authorization`, since every answer depends on the token); every other answer is
+`no-store`.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -39,6 +46,7 @@ from runcast.jsonsafe import parse_json
 from runcast.resolvers.auth import bearer_from_header
 from runcast.schema.build import parsed_document
 from runcast.schema.context import Context, token_from_params
+from runcast.schema.persisted import PersistedQueries
 from runcast.schema.response_size import encode_capped
 from runcast.settings import Settings
 
@@ -46,12 +54,32 @@ HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 SUBSCRIPTIONS_OVER_WEBSOCKETS = (
     "Subscriptions are served over websockets (graphql-transport-ws or graphql-ws), not over HTTP"
 )
+MUTATIONS_OVER_POST = "Mutations are sent with POST, not GET"
+NO_STORE = "no-store"
+# How an answer that carries data starts (strawberry writes `data` first).
+DATA_PREFIX = b'{"data":{'
 
 
-def error_response(status: int, message: str, code: str) -> JSONResponse:
-    """A GraphQL-over-HTTP error answer in the contract's terms."""
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status)
+class PostOnly(HTTPException):
+    """A mutation sent with GET: 405 with `Allow: POST`."""
+
+
+def error_response(
+    status: int, message: str, extensions: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A GraphQL-over-HTTP error answer in the contract's terms, never cached."""
+    body = {"errors": [{"message": message, "extensions": extensions}]}
+    return JSONResponse(
+        body, status_code=status, headers={**(headers or {}), "Cache-Control": NO_STORE}
+    )
+
+
+def cache_control(method: str, errors: bool, max_age: int) -> str:
+    """GET answers without errors may be reused by the caller's own cache for `max_age`
+    seconds; shared caches may not keep them (each depends on the caller's token)."""
+    if method == "GET" and not errors:
+        return f"private, max-age={max_age}"
+    return NO_STORE
 
 
 def operation_type(query: Any, operation_name: Any) -> OperationType | None:
@@ -204,6 +232,13 @@ class RuncastGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: BaseSchema, *, max_response_bytes: int, **options: Any) -> None:
         super().__init__(schema, **options)
         self.max_response_bytes = max_response_bytes
+        self._persisted: PersistedQueries | None = None
+
+    def persisted_queries(self, settings: Settings) -> PersistedQueries:
+        """This process's persisted queries, sized by the app's settings on first use."""
+        if self._persisted is None:
+            self._persisted = PersistedQueries(settings.graphql_persisted_queries)
+        return self._persisted
 
     def encode_json(self, data: object) -> str:
         """Every answer and websocket message, encoded once, under the response cap."""
@@ -218,11 +253,33 @@ class RuncastGraphQL(GraphQL[Context, None]):
         try:
             response = await self.run(Request(scope=scope, receive=receive))
         except RuncastError as exc:
-            response = error_response(exc.http_status, exc.message, exc.code)
+            response = error_response(exc.http_status, exc.message, exc.extensions)
         except HTTPException as exc:
             code = HTTP_CODES.get(exc.status_code, ValidationError.code)
-            response = error_response(exc.status_code, exc.reason, code)
+            allow = {"Allow": "POST"} if isinstance(exc, PostOnly) else None
+            response = error_response(exc.status_code, exc.reason, {"code": code}, allow)
+        if scope["method"] == "GET":
+            response.headers["Vary"] = "Authorization"
         await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL for a browser's GET without a query, unless it names one by hash."""
+        return bool(
+            super().should_render_graphql_ide(request)
+            and request.query_params.get("extensions") is None
+        )
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """The answer; one that no longer carries data (the response cap replaced it with
+        an error) is never cached, whatever `execute_single` decided."""
+        response = super().create_response(response_data, sub_response)
+        if bytes(response.body[: len(DATA_PREFIX)]) != DATA_PREFIX:
+            response.headers["Cache-Control"] = NO_STORE
+        return response
 
     def parse_json(self, data: str | bytes) -> Any:
         """An HTTP request's JSON (its body, or GET's `variables`/`extensions`): an object,
@@ -251,12 +308,14 @@ class RuncastGraphQL(GraphQL[Context, None]):
         root_value: Any,
         request_data: Any,
     ) -> Any:
-        if (
-            operation_type(request_data.query, request_data.operation_name)
-            is OperationType.SUBSCRIPTION
-        ):
+        settings: Settings = request.app.state.settings
+        request_data = self.persisted_queries(settings).resolve(request_data)
+        kind = operation_type(request_data.query, request_data.operation_name)
+        if kind is OperationType.SUBSCRIPTION:
             raise HTTPException(400, SUBSCRIPTIONS_OVER_WEBSOCKETS)
-        return await super().execute_single(
+        if kind is OperationType.MUTATION and request_adapter.method == "GET":
+            raise PostOnly(405, MUTATIONS_OVER_POST)
+        result = await super().execute_single(
             request=request,
             request_adapter=request_adapter,
             sub_response=sub_response,
@@ -264,6 +323,10 @@ class RuncastGraphQL(GraphQL[Context, None]):
             root_value=root_value,
             request_data=request_data,
         )
+        sub_response.headers["Cache-Control"] = cache_control(
+            request_adapter.method, bool(result.errors), settings.graphql_get_max_age_seconds
+        )
+        return result
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         settings: Settings = request.app.state.settings
