@@ -17,20 +17,16 @@ from starlette.applications import Starlette
 
 import runcast
 from runcast.app import create_app
-from runcast.engine import runner as runner_module
 from runcast.engine.actions.registry import unregister_action_handler
 from runcast.models import Execution
 from runcast.settings import Settings
+from tests.engine.crashes import crash_once
 from tests.helpers import WS, create_workflow
 
 pytestmark = pytest.mark.settings(lease_seconds=1.0, heartbeat_seconds=0.5, poll_seconds=0.2)
 
 NOTE = {"type": "send_notification", "config": {"message": "m"}}
 calls: list[int] = []
-
-
-class Crash(BaseException):
-    """Stands for the process dying: nothing in the engine catches it."""
 
 
 async def flaky(action: dict[str, Any], context: runcast.ActionContext) -> runcast.ActionResult:
@@ -51,16 +47,7 @@ def flaky_handler() -> Iterator[None]:
 
 def crash_on_attempt(monkeypatch: pytest.MonkeyPatch, action_id: str, attempt: int) -> None:
     """Crash, once, when step `action_id` is about to run its attempt number `attempt`."""
-    original = runner_module.ExecutionRunner._attempt
-    fired: list[bool] = []
-
-    async def crashing(self, action_type, action, step, number):  # type: ignore[no-untyped-def]
-        if step.action_id == action_id and number == attempt and not fired:
-            fired.append(True)
-            raise Crash()
-        return await original(self, action_type, action, step, number)
-
-    monkeypatch.setattr(runner_module.ExecutionRunner, "_attempt", crashing)
+    crash_once(monkeypatch, lambda c: (c.action_id, c.attempt) == (action_id, attempt))
 
 
 @asynccontextmanager

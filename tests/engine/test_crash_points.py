@@ -16,20 +16,16 @@ import pytest
 from starlette.applications import Starlette
 
 from runcast.app import create_app
-from runcast.engine import runner as runner_module
 from runcast.events.bus import EventBus
 from runcast.models import Execution, ExecutionEvent, Notification, StepRun, Task
 from runcast.settings import Settings
+from tests.engine.crashes import Crash, crash_once
 from tests.helpers import WS
 from tests.receiver import running_receiver
 
 pytestmark = pytest.mark.settings(
     allow_private_network=True, lease_seconds=1.0, heartbeat_seconds=0.5, poll_seconds=0.2
 )
-
-
-class Crash(BaseException):
-    """Stands for the process dying: nothing in the engine catches it."""
 
 
 def actions(url: str) -> list[dict[str, Any]]:
@@ -81,30 +77,11 @@ async def final_state(execution_id: str) -> dict[str, Any]:
 
 
 def crash_before_handler(monkeypatch: pytest.MonkeyPatch, position: int) -> None:
-    original = runner_module.ExecutionRunner._attempt
-    fired: list[bool] = []
-
-    async def attempt(self, action_type, action, step, attempt):  # type: ignore[no-untyped-def]
-        if step.position == position and not fired:
-            fired.append(True)
-            raise Crash()
-        return await original(self, action_type, action, step, attempt)
-
-    monkeypatch.setattr(runner_module.ExecutionRunner, "_attempt", attempt)
+    crash_once(monkeypatch, lambda c: c.action_id == f"action-{position + 1}")
 
 
 def crash_after_handler(monkeypatch: pytest.MonkeyPatch, position: int) -> None:
-    original = runner_module.ExecutionRunner._attempt
-    fired: list[bool] = []
-
-    async def attempt(self, action_type, action, step, attempt):  # type: ignore[no-untyped-def]
-        result = await original(self, action_type, action, step, attempt)
-        if step.position == position and not fired:
-            fired.append(True)
-            raise Crash()
-        return result
-
-    monkeypatch.setattr(runner_module.ExecutionRunner, "_attempt", attempt)
+    crash_once(monkeypatch, lambda c: c.action_id == f"action-{position + 1}", after_handler=True)
 
 
 def crash_after_commit(monkeypatch: pytest.MonkeyPatch, position: int) -> None:
