@@ -1,4 +1,4 @@
-"""Command line: `runcast serve | migrate | token create`."""
+"""Command line: `runcast serve | migrate | token create | schema`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from tortoise import Tortoise
@@ -65,6 +66,17 @@ def _token_create(settings: Settings, user: str, workspace: str, role: str) -> i
     return 0
 
 
+def _schema(output: str | None) -> int:
+    from runcast.schema.export import schema_sdl
+
+    text = schema_sdl()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="runcast", description="Workflow execution service")
     parser.add_argument("--database-url", help="overrides RUNCAST_DATABASE_URL")
@@ -86,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--user", required=True)
     create.add_argument("--workspace", default=DEFAULT_WORKSPACE)
     create.add_argument("--role", default="EDITOR", choices=[r.value for r in Role])
+
+    schema = commands.add_parser("schema", help="print the GraphQL schema (SDL) and exit")
+    schema.add_argument("--output", help="write it to this file (schema.graphql) instead")
     return parser
 
 
@@ -109,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings)
     if args.command == "migrate":
         return _migrate(settings)
+    if args.command == "schema":
+        return _schema(args.output)
     return _token_create(settings, args.user, args.workspace, args.role)
 
 
