@@ -17,6 +17,7 @@ BENCHMARKS = {
     "stream-latency": "bench.stream_latency",
     "fanout-memory": "bench.fanout_memory",
     "history": "bench.history",
+    "profile": "bench.profile",
 }
 
 

@@ -55,6 +55,15 @@ class Server:
         return float("nan")
 
 
+def bench_database_name() -> str:
+    """The Postgres database the benchmarks (re)create: `RUNCAST_BENCH_DATABASE`, so that
+    two benchmark runs on one server need not share one, else `runcast_bench`."""
+    name = os.environ.get("RUNCAST_BENCH_DATABASE", "runcast_bench")
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"RUNCAST_BENCH_DATABASE: not a plain identifier: {name!r}")
+    return name
+
+
 def postgres_database(url: str, name: str) -> str:
     base = url.rpartition("/")[0]
     subprocess.run(
@@ -81,7 +90,7 @@ def server(backend: str = "sqlite", **env: str) -> Iterator[Server]:
                 os.environ.get(
                     "RUNCAST_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
                 ),
-                "runcast_bench",
+                bench_database_name(),
             )
         else:
             database_url = f"sqlite://{tmp}/bench.db"

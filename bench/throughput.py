@@ -24,7 +24,18 @@ from typing import Any
 
 import httpx
 
-from bench.harness import API, HEADERS, create_workflow, percentile, print_table, server, write_json
+from bench.harness import (
+    API,
+    HEADERS,
+    cpu_seconds,
+    create_workflow,
+    percentile,
+    print_table,
+    py_spy,
+    server,
+    top_functions,
+    write_json,
+)
 from runcast.db import sqlite_file
 
 WAL_SAMPLE_S = 0.02
@@ -189,6 +200,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--single", type=int, default=300, help="one-at-a-time requests")
+    parser.add_argument("--py-spy", help="record the server under load with py-spy (raw stacks)")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
@@ -197,11 +209,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         workflow_id = create_workflow(live.url, ACTIONS)
         asyncio.run(one_at_a_time(live.url, workflow_id, 20))
         single = asyncio.run(one_at_a_time(live.url, workflow_id, args.single))
-        started = time.monotonic()
-        latencies = asyncio.run(closed_loop(live.url, workflow_id, args.clients, args.seconds))
-        elapsed = time.monotonic() - started
+        with py_spy(live.process.pid, args.py_spy):
+            cpu_before = cpu_seconds(live.process.pid)
+            started = time.monotonic()
+            latencies = asyncio.run(closed_loop(live.url, workflow_id, args.clients, args.seconds))
+            elapsed = time.monotonic() - started
+            cpu_used = cpu_seconds(live.process.pid) - cpu_before
         end_rss = live.rss_mib()
     rate = len(latencies) / elapsed
+    cpu_ms = 1000 * cpu_used / len(latencies) if latencies else float("nan")
     wal_peak_mib = wal.bytes / 2**20 if wal is not None else None
     wal_shrinks = wal.shrinks if wal is not None else None
     floor_rate = floor(5.0)
@@ -215,6 +231,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "p99": percentile(latencies, 99),
         },
         "single_latency_ms": {"p50": percentile(single, 50), "p95": percentile(single, 95)},
+        "server_cpu_ms_per_execution": cpu_ms,
+        "server_cpu_share": cpu_used / elapsed,
         "rss_mib": {"idle": idle_rss, "after_run": end_rss},
         "wal_peak_mib": wal_peak_mib,
         "wal_shrinks": wal_shrinks,
@@ -229,6 +247,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ("request→COMPLETED p50 ms", result["latency_ms"]["p50"]),
             ("request→COMPLETED p95 ms", result["latency_ms"]["p95"]),
             ("request→COMPLETED p99 ms", result["latency_ms"]["p99"]),
+            ("server CPU ms per execution", cpu_ms),
+            ("server CPU (cores, under load)", cpu_used / elapsed),
             ("one at a time p50 ms", result["single_latency_ms"]["p50"]),
             ("one at a time p95 ms", result["single_latency_ms"]["p95"]),
             ("server RSS idle MiB", idle_rss),
@@ -239,6 +259,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ("engine / floor", result["ratio_engine_to_floor"]),
         ],
     )
+    if args.py_spy:
+        print_table(
+            "server, GIL-holding samples: function, % anywhere in the stack, % on top",
+            [(f"{f[:90]}", f"{inc:5.1f} {own:5.1f}") for f, inc, own in top_functions(args.py_spy)],
+        )
     write_json(args.json, result)
     return result
 
