@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate
 from tortoise.models import Model
 
@@ -56,10 +57,36 @@ def sqlite_file(url: str) -> str | None:
     return url.removeprefix("sqlite://").split("?")[0] or None
 
 
+POSTGRES_POOL_SIZE = 20
+"""asyncpg's pool size unless the URL sets `maxsize`: the execution path holds a
+connection for each transaction and each read, and Tortoise's default of 5 made requests
+queue for connections while Postgres had cores to spare."""
+
+
+async def _keep_session(connection: Any) -> None:
+    """The pool's reset on release: nothing beyond what asyncpg always does (roll back an
+    open transaction, drop listeners). Its default also sends `SELECT
+    pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every release, one more
+    round trip per query; runcast sets no session state, takes no advisory locks and
+    listens on connections of its own, so there is nothing for it to undo."""
+
+
+def _connection(url: str) -> str | dict[str, Any]:
+    """Tortoise's connection config: the URL, or for Postgres the URL expanded with the
+    pool's size and its reset on release (which a URL cannot carry)."""
+    url = normalise_url(url)
+    if not url.startswith("postgres://"):
+        return url
+    config = expand_db_url(url)
+    config["credentials"].setdefault("maxsize", POSTGRES_POOL_SIZE)
+    config["credentials"]["reset"] = _keep_session
+    return config
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The Tortoise configuration for one database URL."""
     return {
-        "connections": {"default": normalise_url(database_url)},
+        "connections": {"default": _connection(database_url)},
         "apps": {
             "runcast": {
                 "models": ["runcast.models"],
