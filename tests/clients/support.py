@@ -11,28 +11,25 @@ from typing import Any
 CLIENTS_DIR = Path(__file__).parent
 RUN_LIMIT_S = 30
 
-# Identifier variables are typed as the served schema types them.
-ID = "String!"
-
 EXECUTION_FIELDS = """
     id status workflowId isSimulation error startedAt completedAt
     progress { totalSteps completedSteps percentage }
     steps { actionId status }
 """
 
-EVENTS = f"""
-subscription Events($ws: String!, $id: {ID}) {{
-  executionEvents(workspaceSlug: $ws, executionId: $id) {{
+EVENTS = """
+subscription Events($ws: String!, $id: String!) {
+  executionEvents(workspaceSlug: $ws, executionId: $id) {
     __typename
-    ... on ExecutionConnected {{ seq executionId timestamp }}
-    ... on StepEvent {{ seq actionId actionType status output durationMs error }}
-    ... on ProgressEvent {{
+    ... on ExecutionConnected { seq executionId timestamp }
+    ... on StepEvent { seq actionId actionType status output durationMs error }
+    ... on ProgressEvent {
       seq totalSteps completedSteps successfulSteps failedSteps percentage status
-    }}
-    ... on CompleteEvent {{ seq status durationMs completedAt }}
-    ... on ErrorEvent {{ seq message }}
-  }}
-}}
+    }
+    ... on CompleteEvent { seq status durationMs completedAt }
+    ... on ErrorEvent { seq message }
+  }
+}
 """
 
 
