@@ -179,6 +179,16 @@ async def test_a_text_that_does_not_parse_runs_but_is_not_stored(client, tokens)
     assert_not_found(await post(client, headers, extensions=extensions))
 
 
+async def test_a_text_over_32_kib_runs_but_is_not_stored(client, tokens):
+    headers = tokens.headers("viewer")
+    alias = "a" * (32 * 1024)
+    long = f"{{ {alias}: __typename }}"
+    extensions = persisted(sha256(long))
+    answer = await post(client, headers, query=long, extensions=extensions)
+    assert answer.json() == {"data": {alias: "Query"}}
+    assert_not_found(await post(client, headers, extensions=extensions))
+
+
 @pytest.mark.settings(graphql_persisted_queries=2)
 async def test_the_store_keeps_the_most_recently_used_queries(client, tokens):
     headers = tokens.headers("viewer")
