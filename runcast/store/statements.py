@@ -22,7 +22,7 @@ from tortoise.exceptions import OperationalError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from runcast.db import db_value, sqlite_file, sqlite_pragmas
+from runcast.db import sqlite_file, sqlite_pragmas
 from runcast.store.sqlite import GroupCommit, Query, Statement
 
 __all__ = [
@@ -83,6 +83,11 @@ def _marks(dialect_name: str, count: int) -> list[str]:
     return ["?"] * count
 
 
+_SQL: dict[tuple[Any, ...], str] = {}
+"""The text of each statement shape `update` and `insert` built (dialect, table, columns):
+the execution path sends the same few shapes over and over."""
+
+
 def update(
     dialect_name: str,
     model: type[Model],
@@ -91,14 +96,20 @@ def update(
     expect: int | None = None,
 ) -> Statement:
     """`UPDATE <table> SET … WHERE …` (every condition an equality)."""
-    marks = _marks(dialect_name, len(sets) + len(where))
-    assignments = ", ".join(f"{column} = {mark}" for column, mark in zip(sets, marks, strict=False))
-    conditions = " AND ".join(
-        f"{column} = {mark}" for column, mark in zip(where, marks[len(sets) :], strict=False)
-    )
-    values = [db_value(model, c, v) for c, v in (*sets.items(), *where.items())]
     table = model._meta.db_table
-    sql = f"UPDATE {table} SET {assignments} WHERE {conditions}"
+    shape = ("UPDATE", dialect_name, table, *sets, None, *where)
+    sql = _SQL.get(shape)
+    if sql is None:
+        marks = _marks(dialect_name, len(sets) + len(where))
+        assignments = ", ".join(
+            f"{column} = {mark}" for column, mark in zip(sets, marks, strict=False)
+        )
+        conditions = " AND ".join(
+            f"{column} = {mark}" for column, mark in zip(where, marks[len(sets) :], strict=True)
+        )
+        sql = _SQL[shape] = f"UPDATE {table} SET {assignments} WHERE {conditions}"
+    fields = model._meta.fields_map
+    values = [fields[c].to_db_value(v, model) for c, v in (*sets.items(), *where.items())]
     return Statement(sql, [values], expect, table, tuple(values[len(sets) :]))
 
 
@@ -110,13 +121,22 @@ def insert(
 ) -> Statement:
     """`INSERT` of `records` (column → value, the same columns in each) into `model`'s table;
     with `skip_existing`, a record whose key is already stored is left out."""
+    table = model._meta.db_table
     columns = list(records[0])
-    marks = ", ".join(_marks(dialect_name, len(columns)))
-    sql = f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) VALUES ({marks})"
-    if skip_existing:
-        sql += " ON CONFLICT DO NOTHING"
-    rows = [[db_value(model, c, record[c]) for c in columns] for record in records]
-    return Statement(sql, rows, table=model._meta.db_table)
+    shape = ("INSERT", dialect_name, table, skip_existing, *columns)
+    sql = _SQL.get(shape)
+    if sql is None:
+        marks = ", ".join(_marks(dialect_name, len(columns)))
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        if skip_existing:
+            sql += " ON CONFLICT DO NOTHING"
+        _SQL[shape] = sql
+    converters = [model._meta.fields_map[c].to_db_value for c in columns]
+    rows = [
+        [convert(record[c], model) for c, convert in zip(columns, converters, strict=True)]
+        for record in records
+    ]
+    return Statement(sql, rows, table=table)
 
 
 def stored_fields(instance: Model, skip: Sequence[str] = ()) -> dict[str, Any]:
