@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+import time
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise.expressions import Q
 
@@ -51,21 +55,63 @@ def bearer_from_header(value: str | None) -> str | None:
     return token.strip()
 
 
+MEMBERSHIPS_WITH_TOKEN = 10
+"""A token's check also reads its user's memberships when they are at most this many, so
+that the role check of the same request needs no query of its own."""
+
+FRESH_S = 1.0
+
+
+@dataclass(frozen=True)
+class _Read:
+    """Memberships read with a token: by whom, in which task, and when."""
+
+    task: asyncio.Task[Any] | None
+    at: float
+    caller: Caller
+    standings: dict[str, reads.Standing]
+
+
+_read_with_token: ContextVar[_Read | None] = ContextVar("runcast_memberships", default=None)
+
+
 async def authenticate(token: str | None) -> Caller:
     """Return the caller holding `token`, or raise 401."""
     if not token or len(token) > 200:
         raise Unauthorized()
-    caller = await reads.caller_for_token(hash_token(token))
-    if caller is None:
+    found = await reads.credentials(hash_token(token), MEMBERSHIPS_WITH_TOKEN)
+    if found is None:
         raise Unauthorized("Invalid or expired token")
-    return caller
+    if found.standings is not None:
+        task = asyncio.current_task()
+        _read_with_token.set(_Read(task, time.monotonic(), found.caller, found.standings))
+    return found.caller
+
+
+def _standing_read_with_token(
+    caller: Caller, workspace_ref: str
+) -> tuple[bool, reads.Standing | None]:
+    """(True, standing or None) when this request's token check read `caller`'s
+    memberships: in the same task (so not a later operation on a websocket that
+    authenticated once) and at most `FRESH_S` ago; (False, None) otherwise."""
+    read = _read_with_token.get()
+    if (
+        read is None
+        or read.caller != caller
+        or read.task is not asyncio.current_task()
+        or time.monotonic() - read.at > FRESH_S
+    ):
+        return False, None
+    return True, read.standings.get(workspace_ref)
 
 
 async def require_role(caller: Caller, workspace_ref: str, minimum: Role) -> Access:
     """Check that `caller` holds at least `minimum` in the workspace named by slug or id."""
     if not is_workspace_ref(workspace_ref):
         raise WorkspaceNotFound(f"Workspace {workspace_ref[:100]!r} not found")
-    standing = await reads.membership(caller.user_id, workspace_ref)
+    known, standing = _standing_read_with_token(caller, workspace_ref)
+    if not known:
+        standing = await reads.membership(caller.user_id, workspace_ref)
     if standing is None:
         named = Q(slug=workspace_ref)
         if is_wellformed_id(workspace_ref):

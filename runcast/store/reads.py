@@ -1,6 +1,6 @@
-"""The reads every request makes: who holds a token, the caller's standing in a workspace,
-an execution's steps (alone, or read with its state), its events after a point, a workflow
-by id, and whether the database answers.
+"""The reads every request makes: who holds a token (with their memberships, in the same
+query), the caller's standing in a workspace, an execution's steps (alone, or read with its
+state), its events after a point, a workflow by id, and whether the database answers.
 
 They go through `statements.fetch`, so on SQLite, while the app holds the store open, they
 share a trip on the store's own connection with the hot path's other work.
@@ -30,8 +30,9 @@ from runcast.models import (
 from runcast.store import statements
 
 __all__ = [
+    "Credentials",
     "Standing",
-    "caller_for_token",
+    "credentials",
     "events_after",
     "membership",
     "ping",
@@ -49,16 +50,42 @@ class Standing:
     workspace: Workspace
 
 
-async def caller_for_token(token_hash: str) -> Caller | None:
-    """The user holding the token with this hash; None for an unknown token."""
+@dataclass(frozen=True)
+class Credentials:
+    """The user holding a token, with their standing in each of their workspaces by slug
+    and by id; `standings` is None when they belong to more workspaces than were read."""
+
+    caller: Caller
+    standings: dict[str, Standing] | None
+
+
+async def credentials(token_hash: str, most: int) -> Credentials | None:
+    """The user holding the token with this hash and, when they belong to at most `most`
+    workspaces, their memberships, in one query; None for an unknown token."""
     rows = await statements.fetch(
-        f"SELECT u.id, u.name FROM {ApiToken._meta.db_table} t "
-        f"JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE t.token_hash = ?",
-        [token_hash],
+        f"SELECT u.id AS user_id, u.name AS user_name, m.role AS member_role, "
+        f"{statements.columns(Workspace, 'w')} FROM {ApiToken._meta.db_table} t "
+        f"JOIN {User._meta.db_table} u ON u.id = t.user_id "
+        f"LEFT JOIN {Membership._meta.db_table} m ON m.user_id = u.id "
+        f"LEFT JOIN {Workspace._meta.db_table} w ON w.id = m.workspace_id "
+        "WHERE t.token_hash = ? LIMIT ?",
+        [token_hash, most + 1],
     )
     if not rows:
         return None
-    return Caller(user_id=rows[0]["id"], user_name=rows[0]["name"])
+    caller = Caller(user_id=rows[0]["user_id"], user_name=rows[0]["user_name"])
+    if len(rows) > most:
+        return Credentials(caller, None)
+    standings: dict[str, Standing] = {}
+    for row in rows:
+        if row["member_role"] is not None:
+            standing = _standing(row)
+            standings[standing.workspace.slug] = standings[standing.workspace.id] = standing
+    return Credentials(caller, standings)
+
+
+def _standing(row: dict[str, Any]) -> Standing:
+    return Standing(role=Role(row["member_role"]), workspace=statements.instance(Workspace, row))
 
 
 async def membership(user_id: str, workspace_ref: str) -> Standing | None:
@@ -73,9 +100,7 @@ async def membership(user_id: str, workspace_ref: str) -> Standing | None:
     )
     if not rows:
         return None
-    return Standing(
-        role=Role(rows[0]["member_role"]), workspace=statements.instance(Workspace, rows[0])
-    )
+    return _standing(rows[0])
 
 
 _STATE_COLUMNS = ("status", "error", "error_code", "completed_at", "duration_ms")
