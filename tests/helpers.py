@@ -35,3 +35,29 @@ async def graphql(
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+ENUM_FIELDS = {"status", "triggerType", "onError", "role"}
+OPEN_JSON = {"triggerData", "variables", "output", "config", "trigger"}
+EXECUTION_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
+
+
+def as_graphql(rest: Any) -> Any:
+    """A REST answer as GraphQL shows the same data (API.md, GraphQL): an enum by its
+    member's name (`success` → `SUCCESS`), `byStatus` with a count for every status.
+    Open JSON is left as it is."""
+    if isinstance(rest, list):
+        return [as_graphql(item) for item in rest]
+    if not isinstance(rest, dict):
+        return rest
+    shown: dict[str, Any] = {}
+    for key, value in rest.items():
+        if key in OPEN_JSON:
+            shown[key] = value
+        elif key in ENUM_FIELDS and isinstance(value, str):
+            shown[key] = value.upper()
+        elif key == "byStatus":
+            shown[key] = {status.lower(): value.get(status, 0) for status in EXECUTION_STATUSES}
+        else:
+            shown[key] = as_graphql(value)
+    return shown

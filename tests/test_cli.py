@@ -193,7 +193,7 @@ def test_admin_token_from_environment(tmp_path: Path):
         _wait_ready(port)
         me = httpx.post(
             f"http://127.0.0.1:{port}/graphql",
-            json={"query": "{ me { name memberships } }"},
+            json={"query": "{ me { name memberships { workspaceSlug role } } }"},
             headers={"Authorization": "Bearer my-admin-secret-123"},
         )
         data = me.json()["data"]["me"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from runcast.domain import records
 from runcast.domain.callers import Caller
 from runcast.domain.clock import utcnow
 from runcast.domain.enums import (
@@ -25,7 +26,6 @@ from runcast.domain.enums import (
     TriggerType,
     WorkflowStatus,
 )
-from runcast.domain.events import progress_of
 from runcast.engine.scheduler import Engine
 from runcast.errors import (
     ExecutionNotFound,
@@ -37,13 +37,8 @@ from runcast.errors import (
 from runcast.ids import is_wellformed_id, new_id
 from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, Role, StepRun, Workflow
+from runcast.resolvers import records as to_record
 from runcast.resolvers.auth import Access, require_role
-from runcast.resolvers.execution_views import (
-    execution_view,
-    summary_of,
-    timing_of,
-    workflow_brief,
-)
 from runcast.resolvers.workflows import get_workflow_in
 from runcast.store import reads, statements
 
@@ -229,36 +224,31 @@ async def execute(
     return await _read_back(await Execution.get(id=execution.id))
 
 
-async def execution_with_steps(started: Started) -> dict[str, Any]:
+async def execution_with_steps(started: Started) -> records.Execution:
     """The execution and its steps, as the seed's execute answer shows it."""
-    return execution_view(started.execution, started.steps)
+    return to_record.execution(started.execution, started.steps)
 
 
-async def execution_status(caller: Caller, workspace: str, execution_id: str) -> dict[str, Any]:
-    """The seed's status answer: `{execution, progress, timing}`."""
+async def execution_status(caller: Caller, workspace: str, execution_id: str) -> records.Execution:
+    """The execution with its steps, workflow and summary: the seed's status answer is
+    its `ExecutionState`."""
     access = await require_role(caller, workspace, Role.VIEWER)
     execution = await get_execution_in(access, execution_id)
     return await status_view(execution)
 
 
-async def status_view(execution: Execution) -> dict[str, Any]:
-    """The status answer, read back consistently (see `load_steps_with_state`)."""
+async def status_view(execution: Execution) -> records.Execution:
+    """The execution as the status answer shows it, read back consistently (see
+    `load_steps_with_state`)."""
     steps = await load_steps_with_state(execution)
     workflow = await reads.workflow_by_id(execution.workflow_id)
-    statuses = [s.status for s in steps]
-    view = execution_view(execution, steps)
-    view["workflow"] = workflow_brief(workflow)
-    view["executionSummary"] = summary_of(statuses)
-    return {
-        "execution": view,
-        "progress": progress_of(statuses, execution.status),
-        "timing": timing_of(execution),
-    }
+    brief = to_record.workflow_brief(workflow)
+    return to_record.execution(execution, steps, workflow=brief, with_summary=True)
 
 
 async def cancel_execution(
     caller: Caller, workspace: str, execution_id: str, engine: Engine
-) -> dict[str, Any]:
+) -> records.CancelResult:
     """Cancel a PENDING or RUNNING execution; a finished one is 409."""
     access = await require_role(caller, workspace, Role.EDITOR)
     execution = await get_execution_in(access, execution_id)
@@ -269,13 +259,13 @@ async def cancel_execution(
     cancelled = execution.status == ExecutionStatus.CANCELLED
     if not cancelled and execution.status in FINAL_EXECUTION_STATUSES:
         raise ExecutionNotRunning(f"Execution {execution.id!r} is already {execution.status}")
-    return {
-        "success": cancelled,
-        "execution": {
-            "id": execution.id,
-            "status": execution.status,
-            "error": execution.error,
-            "completedAt": execution_view(execution, None)["completedAt"],
-        },
-        "message": "Execution cancelled successfully" if cancelled else "Cancellation requested",
-    }
+    return records.CancelResult(
+        success=cancelled,
+        execution=records.CancelledExecution(
+            id=execution.id,
+            status=ExecutionStatus(execution.status),
+            error=execution.error,
+            completed_at=execution.completed_at,
+        ),
+        message="Execution cancelled successfully" if cancelled else "Cancellation requested",
+    )

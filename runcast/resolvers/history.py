@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, cast
+from types import MappingProxyType
+from typing import cast
 
 from pypika_tortoise.context import SqlContext
 from pypika_tortoise.terms import AggregateFunction, Term
@@ -16,13 +17,14 @@ from tortoise.expressions import Aggregate
 from tortoise.functions import Count, Sum
 from tortoise.queryset import QuerySet
 
+from runcast.domain import records
 from runcast.domain.callers import Caller
 from runcast.domain.enums import FINAL_EXECUTION_STATUSES, ExecutionStatus
 from runcast.errors import ExecutionNotFound, ValidationError
 from runcast.ids import is_wellformed_id
 from runcast.models import Execution, Role, StepRun, Workflow
+from runcast.resolvers import records as to_record
 from runcast.resolvers.auth import require_role
-from runcast.resolvers.execution_views import execution_view, summary_of
 from runcast.resolvers.executions import load_steps_with_state
 from runcast.resolvers.workflows import get_workflow_in
 from runcast.store import reads
@@ -199,7 +201,7 @@ def _rounded_rate(part: int, whole: int) -> float:
     return float(rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-async def statistics_of(matching: QuerySet[Execution]) -> dict[str, Any]:
+async def statistics_of(matching: QuerySet[Execution]) -> records.Statistics:
     """Counts by status, success rate and duration figures, all aggregated by the database.
 
     Durations count for finished executions that have one; the average rounds half up to a
@@ -222,14 +224,16 @@ async def statistics_of(matching: QuerySet[Execution]) -> dict[str, Any]:
     percentiles = await _percentiles(
         matching.filter(status__in=FINAL_EXECUTION_STATUSES, duration_ms__isnull=False), timed
     )
-    return {
-        "total": total,
-        "byStatus": {status: counts[status] for status in STATUSES if counts.get(status)},
-        "successRate": _rounded_rate(counts.get(ExecutionStatus.COMPLETED, 0), total),
-        "averageDurationMs": (2 * total_ms + timed) // (2 * timed) if timed else None,
-        "p50DurationMs": percentiles[50],
-        "p95DurationMs": percentiles[95],
-    }
+    return records.Statistics(
+        total=total,
+        by_status=MappingProxyType(
+            {status: counts[status] for status in STATUSES if counts.get(status)}
+        ),
+        success_rate=_rounded_rate(counts.get(ExecutionStatus.COMPLETED, 0), total),
+        average_duration_ms=(2 * total_ms + timed) // (2 * timed) if timed else None,
+        p50_duration_ms=percentiles[50],
+        p95_duration_ms=percentiles[95],
+    )
 
 
 async def _page(matching: QuerySet[Execution], query: HistoryQuery) -> list[Execution]:
@@ -237,72 +241,70 @@ async def _page(matching: QuerySet[Execution], query: HistoryQuery) -> list[Exec
     return list(await ordered.offset(query.offset).limit(query.limit))
 
 
-def _pagination(query: HistoryQuery, total: int, shown: int) -> dict[str, Any]:
-    return {
-        "total": total,
-        "offset": query.offset,
-        "limit": query.limit,
-        "hasMore": query.offset + shown < total,
-    }
+def _pagination(query: HistoryQuery, total: int, shown: int) -> records.Pagination:
+    return records.Pagination(
+        total=total,
+        offset=query.offset,
+        limit=query.limit,
+        has_more=query.offset + shown < total,
+    )
 
 
 async def _workflow_names(
     executions: list[Execution], workflow: Workflow | None
-) -> dict[str, dict[str, str]]:
+) -> dict[str, records.WorkflowRef]:
     if workflow is not None:
-        return {workflow.id: {"id": workflow.id, "name": workflow.name}}
+        return {workflow.id: to_record.workflow_ref(workflow)}
     ids = {e.workflow_id for e in executions}
     if not ids:
         return {}
     rows = await Workflow.filter(id__in=ids).values("id", "name")
-    return {row["id"]: {"id": row["id"], "name": row["name"]} for row in rows}
+    return {row["id"]: records.WorkflowRef(id=row["id"], name=row["name"]) for row in rows}
 
 
 async def _items(
     executions: list[Execution],
     workflow: Workflow | None,
     steps: dict[str, list[StepRun]] | None = None,
-) -> list[dict[str, Any]]:
+) -> tuple[records.Execution, ...]:
     names = await _workflow_names(executions, workflow)
-    items = []
-    for execution in executions:
-        view = execution_view(execution, None if steps is None else steps[execution.id])
-        view["workflow"] = names[execution.workflow_id]
-        items.append(view)
-    return items
+    return tuple(
+        to_record.execution(
+            execution,
+            None if steps is None else steps[execution.id],
+            workflow=names[execution.workflow_id],
+        )
+        for execution in executions
+    )
 
 
 async def list_executions(
     caller: Caller, workspace: str, workflow_id: str | None, query: HistoryQuery
-) -> dict[str, Any]:
-    """`{executions, pagination, statistics}` of one workflow, or of the whole workspace."""
+) -> records.ExecutionPage:
+    """A page of one workflow's executions, or of the whole workspace's, with statistics."""
     access = await require_role(caller, workspace, Role.VIEWER)
     workflow = None if workflow_id is None else await get_workflow_in(access, workflow_id)
     matching = _matching(access.workspace.id, workflow, query)
     statistics = await statistics_of(matching)
     page = await _page(matching, query)
-    return {
-        "executions": await _items(page, workflow),
-        "pagination": _pagination(query, statistics["total"], len(page)),
-        "statistics": statistics,
-    }
+    return records.ExecutionPage(
+        executions=await _items(page, workflow),
+        pagination=_pagination(query, statistics.total, len(page)),
+        statistics=statistics,
+    )
 
 
-async def _one_execution(workflow: Workflow, execution_id: str) -> dict[str, Any]:
+async def _one_execution(workflow: Workflow, execution_id: str) -> records.Execution:
     execution = None
     if is_wellformed_id(execution_id):
         execution = await Execution.get_or_none(id=execution_id, workflow_id=workflow.id)
     if execution is None:
         raise ExecutionNotFound(f"Execution {execution_id!r} not found in this workflow")
     steps = await load_steps_with_state(execution)
-    view = execution_view(execution, steps)
-    view["executionSummary"] = summary_of([step.status for step in steps])
-    view["workflow"] = {
-        "id": workflow.id,
-        "name": workflow.name,
-        "description": workflow.description,
-    }
-    return {"execution": view}
+    brief = records.WorkflowBrief(
+        id=workflow.id, name=workflow.name, description=workflow.description
+    )
+    return to_record.execution(execution, steps, workflow=brief, with_summary=True)
 
 
 async def execution_history(
@@ -311,7 +313,7 @@ async def execution_history(
     workflow_id: str,
     query: HistoryQuery,
     execution_id: str | None = None,
-) -> dict[str, Any]:
+) -> records.Execution | records.ExecutionPage:
     """One execution with its steps and summary, or a page of executions with their steps."""
     access = await require_role(caller, workspace, Role.VIEWER)
     workflow = await get_workflow_in(access, workflow_id)
@@ -320,7 +322,7 @@ async def execution_history(
     matching = _matching(access.workspace.id, workflow, query)
     total = await matching.count()
     page = await _page(matching, query)
-    return {
-        "executions": await _items(page, workflow, await reads.steps_with_state(page)),
-        "pagination": _pagination(query, total, len(page)),
-    }
+    return records.ExecutionPage(
+        executions=await _items(page, workflow, await reads.steps_with_state(page)),
+        pagination=_pagination(query, total, len(page)),
+    )

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from runcast.domain import records
 from runcast.domain.callers import Caller
 from runcast.models import Notification, Role, Task
+from runcast.resolvers import records as to_record
 from runcast.resolvers.auth import require_role
-from runcast.resolvers.wire import notification_view, task_view
 
 LIST_LIMIT = 100
 
 
-async def list_tasks(caller: Caller, workspace: str) -> list[dict[str, Any]]:
+async def list_tasks(caller: Caller, workspace: str) -> list[records.Task]:
     """The workspace's newest tasks, newest first."""
     access = await require_role(caller, workspace, Role.VIEWER)
     rows = (
@@ -20,10 +19,10 @@ async def list_tasks(caller: Caller, workspace: str) -> list[dict[str, Any]]:
         .order_by("-created_at")
         .limit(LIST_LIMIT)
     )
-    return [task_view(row) for row in rows]
+    return [to_record.task(row) for row in rows]
 
 
-async def list_notifications(caller: Caller, workspace: str) -> list[dict[str, Any]]:
+async def list_notifications(caller: Caller, workspace: str) -> list[records.Notification]:
     """The workspace's newest notifications, newest first."""
     access = await require_role(caller, workspace, Role.VIEWER)
     rows = (
@@ -31,4 +30,4 @@ async def list_notifications(caller: Caller, workspace: str) -> list[dict[str, A
         .order_by("-created_at")
         .limit(LIST_LIMIT)
     )
-    return [notification_view(row) for row in rows]
+    return [to_record.notification(row) for row in rows]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from runcast.domain import records
 from runcast.domain.callers import Caller
 from runcast.errors import WorkflowNotFound
 from runcast.ids import is_wellformed_id, new_id
 from runcast.models import Role, Workflow
+from runcast.resolvers import records as to_record
 from runcast.resolvers.auth import Access, require_role
-from runcast.resolvers.wire import workflow_view
 from runcast.resolvers.workflow_input import parse_create, parse_update
 from runcast.store import statements
 
@@ -24,40 +25,40 @@ async def get_workflow_in(access: Access, workflow_id: str) -> Workflow:
     return workflow
 
 
-async def list_workflows(caller: Caller, workspace: str) -> list[dict[str, Any]]:
+async def list_workflows(caller: Caller, workspace: str) -> list[records.Workflow]:
     access = await require_role(caller, workspace, Role.VIEWER)
     rows = await Workflow.filter(workspace_id=access.workspace.id).order_by("-created_at", "id")
-    return [workflow_view(row) for row in rows]
+    return [to_record.workflow(row) for row in rows]
 
 
-async def get_workflow(caller: Caller, workspace: str, workflow_id: str) -> dict[str, Any]:
+async def get_workflow(caller: Caller, workspace: str, workflow_id: str) -> records.Workflow:
     access = await require_role(caller, workspace, Role.VIEWER)
-    return workflow_view(await get_workflow_in(access, workflow_id))
+    return to_record.workflow(await get_workflow_in(access, workflow_id))
 
 
-async def create_workflow(caller: Caller, workspace: str, body: Any) -> dict[str, Any]:
+async def create_workflow(caller: Caller, workspace: str, body: Any) -> records.Workflow:
     access = await require_role(caller, workspace, Role.ADMIN)
     fields = parse_create(body)
     workflow = await Workflow.create(id=new_id("wf"), workspace=access.workspace, **fields)
-    return workflow_view(workflow)
+    return to_record.workflow(workflow)
 
 
 async def update_workflow(
     caller: Caller, workspace: str, workflow_id: str, body: Any
-) -> dict[str, Any]:
+) -> records.Workflow:
     access = await require_role(caller, workspace, Role.ADMIN)
     workflow = await get_workflow_in(access, workflow_id)
     changes = parse_update(body)
     if changes:
         workflow.update_from_dict(changes)
         await workflow.save()
-    return workflow_view(workflow)
+    return to_record.workflow(workflow)
 
 
-async def delete_workflow(caller: Caller, workspace: str, workflow_id: str) -> dict[str, Any]:
+async def delete_workflow(caller: Caller, workspace: str, workflow_id: str) -> records.Workflow:
     """Delete a workflow with its execution history; answers what was deleted."""
     access = await require_role(caller, workspace, Role.ADMIN)
     workflow = await get_workflow_in(access, workflow_id)
-    view = workflow_view(workflow)
+    view = to_record.workflow(workflow)
     await workflow.delete()
     return view

@@ -6,8 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from runcast.domain.records import ExecutionState
 from runcast.resolvers import executions
 from runcast.rest.common import caller_of, json_response, read_json
+from runcast.rest.encode import encode
 
 
 async def execute(request: Request) -> Response:
@@ -21,7 +23,8 @@ async def execute(request: Request) -> Response:
         parsed,
         request.app.state.engine,
     )
-    return json_response({"execution": await executions.execution_with_steps(started)}, 201)
+    execution = await executions.execution_with_steps(started)
+    return json_response({"execution": encode(execution)}, 201)
 
 
 CANCEL_METHODS = ("POST", "DELETE")
@@ -36,8 +39,9 @@ async def status_or_cancel(request: Request) -> Response:
         result = await executions.cancel_execution(
             caller, workspace, execution_id, request.app.state.engine
         )
-        return json_response(result)
-    return json_response(await executions.execution_status(caller, workspace, execution_id))
+        return json_response(encode(result))
+    execution = await executions.execution_status(caller, workspace, execution_id)
+    return json_response(encode(ExecutionState.of(execution)))
 
 
 ROUTES = [

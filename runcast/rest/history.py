@@ -6,8 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from runcast.domain.records import Execution
 from runcast.resolvers import history
 from runcast.rest.common import caller_of, json_response
+from runcast.rest.encode import encode
 
 
 def query_of(request: Request) -> history.HistoryQuery:
@@ -30,7 +32,7 @@ async def list_executions(request: Request) -> Response:
         request.path_params["workflow_id"],
         query_of(request),
     )
-    return json_response(result)
+    return json_response(encode(result))
 
 
 async def execution_history(request: Request) -> Response:
@@ -43,7 +45,9 @@ async def execution_history(request: Request) -> Response:
         query_of(request),
         execution_id,
     )
-    return json_response(result)
+    if isinstance(result, Execution):
+        return json_response({"execution": encode(result)})
+    return json_response(encode(result))
 
 
 ROUTES = [

@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from runcast.resolvers import workflows
 from runcast.rest.common import caller_of, json_response, read_json
+from runcast.rest.encode import encode
 
 
 async def list_or_create(request: Request) -> Response:
@@ -16,8 +17,9 @@ async def list_or_create(request: Request) -> Response:
     if request.method == "POST":
         body = await read_json(request)
         workflow = await workflows.create_workflow(caller, workspace, body)
-        return json_response({"workflow": workflow}, 201)
-    return json_response({"workflows": await workflows.list_workflows(caller, workspace)})
+        return json_response({"workflow": encode(workflow)}, 201)
+    rows = await workflows.list_workflows(caller, workspace)
+    return json_response({"workflows": [encode(row) for row in rows]})
 
 
 async def one(request: Request) -> Response:
@@ -30,7 +32,7 @@ async def one(request: Request) -> Response:
         workflow = await workflows.delete_workflow(caller, workspace, workflow_id)
     else:
         workflow = await workflows.get_workflow(caller, workspace, workflow_id)
-    return json_response({"workflow": workflow})
+    return json_response({"workflow": encode(workflow)})
 
 
 ROUTES = [

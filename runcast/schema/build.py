@@ -19,6 +19,7 @@ from runcast.schema.cost import QueryCost
 from runcast.schema.errors import ContractErrors, Schema
 from runcast.schema.mutation import Mutation
 from runcast.schema.query import Query
+from runcast.schema.scalars import SCALAR_OVERRIDES
 from runcast.schema.subscription import Subscription
 
 MAX_DEPTH = 10
@@ -73,6 +74,7 @@ def build_schema() -> Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             ContractErrors,
             QueryLimits,

@@ -1,80 +1,71 @@
-"""GraphQL mutations."""
+"""GraphQL mutations. Each answers the resolvers' domain records, which the types read."""
 
 from __future__ import annotations
 
 import strawberry
 from strawberry.types import Info
 
+from runcast.domain import records
 from runcast.resolvers import executions, workflows
 from runcast.schema.context import Context
 from runcast.schema.types import (
-    CancelledExecution,
     CancelResult,
     ExecuteInput,
     Execution,
-    ExecutionStatus,
     Workflow,
     WorkflowInput,
+    reads,
     to_wire,
 )
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @reads(Workflow, mutation=True)
     async def create_workflow(
         self, info: Info[Context, None], workspace_slug: str, input: WorkflowInput
-    ) -> Workflow:
+    ) -> records.Workflow:
         caller = await info.context.caller()
-        data = await workflows.create_workflow(caller, workspace_slug, to_wire(input))
-        return Workflow.from_wire(data)
+        return await workflows.create_workflow(caller, workspace_slug, to_wire(input))
 
-    @strawberry.mutation
+    @reads(Workflow, mutation=True)
     async def update_workflow(
-        self, info: Info[Context, None], workspace_slug: str, id: str, input: WorkflowInput
-    ) -> Workflow:
+        self,
+        info: Info[Context, None],
+        workspace_slug: str,
+        id: strawberry.ID,
+        input: WorkflowInput,
+    ) -> records.Workflow:
         caller = await info.context.caller()
-        data = await workflows.update_workflow(caller, workspace_slug, id, to_wire(input))
-        return Workflow.from_wire(data)
+        return await workflows.update_workflow(caller, workspace_slug, id, to_wire(input))
 
-    @strawberry.mutation
+    @reads(Workflow, mutation=True)
     async def delete_workflow(
-        self, info: Info[Context, None], workspace_slug: str, id: str
-    ) -> Workflow:
+        self, info: Info[Context, None], workspace_slug: str, id: strawberry.ID
+    ) -> records.Workflow:
         caller = await info.context.caller()
-        return Workflow.from_wire(await workflows.delete_workflow(caller, workspace_slug, id))
+        return await workflows.delete_workflow(caller, workspace_slug, id)
 
-    @strawberry.mutation
+    @reads(Execution, mutation=True)
     async def execute_workflow(
         self,
         info: Info[Context, None],
         workspace_slug: str,
-        workflow_id: str,
+        workflow_id: strawberry.ID,
         input: ExecuteInput | None = None,
-    ) -> Execution:
+    ) -> records.Execution:
         caller = await info.context.caller()
         body = to_wire(input) if input is not None else {}
         key = body.pop("idempotencyKey", None)
         request = executions.parse_execute(body, key)
         engine = info.context.app_state.engine
         started = await executions.execute(caller, workspace_slug, workflow_id, request, engine)
-        return Execution.from_status(await executions.status_view(started.execution))
+        return await executions.status_view(started.execution)
 
-    @strawberry.mutation
+    @reads(CancelResult, mutation=True)
     async def cancel_execution(
-        self, info: Info[Context, None], workspace_slug: str, execution_id: str
-    ) -> CancelResult:
+        self, info: Info[Context, None], workspace_slug: str, execution_id: strawberry.ID
+    ) -> records.CancelResult:
         caller = await info.context.caller()
         engine = info.context.app_state.engine
-        result = await executions.cancel_execution(caller, workspace_slug, execution_id, engine)
-        cancelled = result["execution"]
-        return CancelResult(
-            success=result["success"],
-            message=result["message"],
-            execution=CancelledExecution(
-                id=cancelled["id"],
-                status=ExecutionStatus(cancelled["status"]),
-                error=cancelled["error"],
-                completed_at=cancelled["completedAt"],
-            ),
-        )
+        return await executions.cancel_execution(caller, workspace_slug, execution_id, engine)

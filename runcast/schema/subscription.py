@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -25,14 +26,14 @@ from runcast.schema.types import ExecutionStatus
 @strawberry.type
 class ExecutionConnected:
     seq: int
-    execution_id: str
-    timestamp: str
+    execution_id: strawberry.ID
+    timestamp: datetime
 
 
 @strawberry.type
 class StepEvent:
     seq: int
-    action_id: str
+    action_id: strawberry.ID
     action_type: str
     status: str
     output: JSON | None
@@ -56,7 +57,7 @@ class CompleteEvent:
     seq: int
     status: str
     duration_ms: int | None
-    completed_at: str | None
+    completed_at: datetime | None
 
 
 @strawberry.type
@@ -67,6 +68,7 @@ class ErrorEvent:
 
 # Every member's `status` is a String with the SSE payload's value, so one selection of
 # `status` works across the union (GraphQL refuses same-named fields of different types).
+# Timestamps are the payloads' wire text, which the `DateTime` scalar sends as it is.
 ExecutionEvent = Annotated[
     ExecutionConnected | StepEvent | ProgressEvent | CompleteEvent | ErrorEvent,
     strawberry.union("ExecutionEvent"),
@@ -75,11 +77,11 @@ ExecutionEvent = Annotated[
 
 @strawberry.type
 class ExecutionStatusChange:
-    execution_id: str
-    workflow_id: str
+    execution_id: strawberry.ID
+    workflow_id: strawberry.ID
     status: ExecutionStatus
-    started_at: str | None
-    completed_at: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
     duration_ms: int | None
     is_simulation: bool
 
@@ -154,7 +156,7 @@ class Subscription:
         self,
         info: Info[Context, None],
         workspace_slug: str,
-        execution_id: str,
+        execution_id: strawberry.ID,
         after: int | None = None,
     ) -> AsyncGenerator[ExecutionEvent, None]:
         """`ExecutionConnected`, then every event after seq `after`; ends after

@@ -1,128 +1,111 @@
-"""GraphQL object and input types. Objects are built from the resolvers' wire dicts."""
+"""GraphQL object and input types. Objects read the resolvers' domain records
+(`runcast.domain.records`) attribute by attribute: no mapping layer between them."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from enum import Enum
+from typing import Any, TypeVar, cast
 
 import strawberry
 from strawberry.scalars import JSON
-from strawberry.utils.str_converters import to_camel_case, to_snake_case
+from strawberry.utils.str_converters import to_camel_case
 
+from runcast.domain import records
 from runcast.domain.enums import ExecutionStatus as ExecutionStatus
-from runcast.domain.enums import OnError
+from runcast.domain.enums import OnError as OnError
+from runcast.domain.enums import Role as Role
+from runcast.domain.enums import StepStatus as StepStatus
+from runcast.domain.enums import TaskStatus as TaskStatus
+from runcast.domain.enums import TriggerType as TriggerType
+from runcast.domain.enums import WorkflowStatus as WorkflowStatus
 
-# The domain's enum is served as is: GraphQL's `ExecutionStatus` has its members' names.
-strawberry.enum(ExecutionStatus)
+# The domain's enums are served as they are: each GraphQL enum has its members' names.
+for _enum in (ExecutionStatus, StepStatus, OnError, TriggerType, WorkflowStatus, Role, TaskStatus):
+    strawberry.enum(_enum)
+
+
+_Resolver = TypeVar("_Resolver", bound=Callable[..., Any])
+
+
+def reads(graphql_type: Any, *, mutation: bool = False) -> Callable[[_Resolver], _Resolver]:
+    """A field (or mutation) whose resolver returns domain records that `graphql_type`
+    reads: the resolver is typed with the records, the schema with `graphql_type`."""
+    make = strawberry.mutation if mutation else strawberry.field
+
+    def wrap(resolver: _Resolver) -> _Resolver:
+        return cast(_Resolver, make(resolver=resolver, graphql_type=graphql_type))
+
+    return wrap
 
 
 @strawberry.type
 class Action:
-    id: str
+    id: strawberry.ID
     type: str
     name: str | None
     config: JSON
-    on_error: str
+    on_error: OnError
     timeout: int | None
-
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> Action:
-        return cls(
-            id=data["id"],
-            type=data["type"],
-            name=data.get("name"),
-            config=data.get("config", {}),
-            on_error=data.get("onError", OnError.STOP),
-            timeout=data.get("timeout"),
-        )
 
 
 @strawberry.type
 class Workflow:
-    id: str
-    workspace_id: str
+    id: strawberry.ID
+    workspace_id: strawberry.ID
     name: str
     description: str | None
-    status: str
+    status: WorkflowStatus
     trigger: JSON
     timeout_ms: int | None
     actions: list[Action]
-    created_at: str
-    updated_at: str
-
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> Workflow:
-        return cls(
-            id=data["id"],
-            workspace_id=data["workspaceId"],
-            name=data["name"],
-            description=data["description"],
-            status=data["status"],
-            trigger=data["trigger"],
-            timeout_ms=data["timeoutMs"],
-            actions=[Action.from_wire(a) for a in data["actions"]],
-            created_at=data["createdAt"],
-            updated_at=data["updatedAt"],
-        )
+    created_at: datetime
+    updated_at: datetime
 
 
 @strawberry.type
 class Task:
-    id: str
-    execution_id: str | None
+    id: strawberry.ID
+    execution_id: strawberry.ID | None
     title: str
     description: str | None
     priority: str | None
     assigned_to: str | None
-    status: str
-    created_at: str
-
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> Task:
-        return cls(
-            id=data["id"],
-            execution_id=data["executionId"],
-            title=data["title"],
-            description=data["description"],
-            priority=data["priority"],
-            assigned_to=data["assignedTo"],
-            status=data["status"],
-            created_at=data["createdAt"],
-        )
+    status: TaskStatus
+    created_at: datetime
 
 
 @strawberry.type
 class Notification:
-    id: str
-    execution_id: str | None
+    id: strawberry.ID
+    execution_id: strawberry.ID | None
     message: str
     recipient: str | None
-    created_at: str
+    created_at: datetime
 
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> Notification:
-        return cls(
-            id=data["id"],
-            execution_id=data["executionId"],
-            message=data["message"],
-            recipient=data["recipient"],
-            created_at=data["createdAt"],
-        )
+
+@strawberry.type
+class Membership:
+    workspace_id: strawberry.ID
+    workspace_slug: str
+    role: Role
 
 
 @strawberry.type
 class Me:
-    id: str
+    id: strawberry.ID
     name: str
-    memberships: JSON
+    memberships: list[Membership]
 
 
 @strawberry.input
 class ActionInput:
     type: str
-    id: str | None = strawberry.UNSET
+    id: strawberry.ID | None = strawberry.UNSET
     name: str | None = strawberry.UNSET
     config: JSON | None = strawberry.UNSET
-    on_error: str | None = strawberry.UNSET
+    on_error: OnError | None = strawberry.UNSET
     timeout: int | None = strawberry.UNSET
 
 
@@ -132,7 +115,7 @@ class WorkflowInput:
 
     name: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
-    status: str | None = strawberry.UNSET
+    status: WorkflowStatus | None = strawberry.UNSET
     trigger: JSON | None = strawberry.UNSET
     timeout_ms: int | None = strawberry.UNSET
     actions: list[ActionInput] | None = strawberry.UNSET
@@ -140,6 +123,8 @@ class WorkflowInput:
 
 def to_wire(value: Any) -> Any:
     """Turn a Strawberry input into the JSON body REST would have received."""
+    if isinstance(value, Enum):
+        return value.value
     if isinstance(value, list):
         return [to_wire(item) for item in value]
     if hasattr(value, "__strawberry_definition__"):
@@ -153,29 +138,15 @@ def to_wire(value: Any) -> Any:
 
 @strawberry.type
 class Step:
-    action_id: str
+    action_id: strawberry.ID
     action_type: str
-    status: str
+    status: StepStatus
     output: JSON | None
     error: str | None
     attempts: int
-    started_at: str | None
-    completed_at: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
     duration_ms: int | None
-
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> Step:
-        return cls(
-            action_id=data["actionId"],
-            action_type=data["actionType"],
-            status=data["status"],
-            output=data["output"],
-            error=data.get("error"),
-            attempts=data["attempts"],
-            started_at=data["startedAt"],
-            completed_at=data["completedAt"],
-            duration_ms=data["durationMs"],
-        )
 
 
 @strawberry.type
@@ -190,8 +161,8 @@ class Progress:
 
 @strawberry.type
 class Timing:
-    started_at: str | None
-    completed_at: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
     duration_ms: int | None
     is_running: bool
 
@@ -206,87 +177,56 @@ class ExecutionSummary:
 
 @strawberry.type
 class WorkflowBrief:
-    id: str
+    id: strawberry.ID
     name: str
     description: str | None
     trigger: JSON | None
-    status: str | None
+    status: WorkflowStatus | None
 
 
 @strawberry.type
 class ExecutionCore:
     """The fields every execution type shares (not itself part of the schema)."""
 
-    id: str
-    workflow_id: str
-    workspace_id: str
+    id: strawberry.ID
+    workflow_id: strawberry.ID
+    workspace_id: strawberry.ID
     status: ExecutionStatus
-    triggered_by: str | None
-    trigger_type: str
+    triggered_by: strawberry.ID | None
+    trigger_type: TriggerType
     trigger_data: JSON
     variables: JSON
     is_simulation: bool
     error: str | None
     error_code: str | None
-    started_at: str | None
-    completed_at: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
     duration_ms: int | None
-
-    @staticmethod
-    def core_fields(view: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": view["id"],
-            "workflow_id": view["workflowId"],
-            "workspace_id": view["workspaceId"],
-            "status": ExecutionStatus(view["status"]),
-            "triggered_by": view["triggeredBy"],
-            "trigger_type": view["triggerType"],
-            "trigger_data": view["triggerData"],
-            "variables": view["variables"],
-            "is_simulation": view["isSimulation"],
-            "error": view["error"],
-            "error_code": view.get("errorCode"),
-            "started_at": view["startedAt"],
-            "completed_at": view["completedAt"],
-            "duration_ms": view["durationMs"],
-        }
 
 
 @strawberry.type
 class Execution(ExecutionCore):
+    """An execution read on its own: with its steps, progress, timing and workflow."""
+
     steps: list[Step]
-    progress: Progress
-    timing: Timing
     execution_summary: ExecutionSummary
     workflow: WorkflowBrief
 
-    @classmethod
-    def from_status(cls, data: dict[str, Any]) -> Execution:
-        """Build from the resolvers' `{execution, progress, timing}` status answer."""
-        view = data["execution"]
-        brief = view["workflow"]
-        return cls(
-            **cls.core_fields(view),
-            steps=[Step.from_wire(s) for s in view["steps"]],
-            progress=Progress(**_snake(data["progress"])),
-            timing=Timing(**_snake(data["timing"])),
-            execution_summary=ExecutionSummary(**_snake(view["executionSummary"])),
-            workflow=WorkflowBrief(
-                id=brief["id"],
-                name=brief["name"],
-                description=brief.get("description"),
-                trigger=brief.get("trigger"),
-                status=brief.get("status"),
-            ),
-        )
+    @reads(Progress)
+    def progress(self, root: records.Execution) -> records.Progress:
+        return root.progress()
+
+    @reads(Timing)
+    def timing(self, root: records.Execution) -> records.Timing:
+        return root.timing()
 
 
 @strawberry.type
 class CancelledExecution:
-    id: str
+    id: strawberry.ID
     status: ExecutionStatus
     error: str | None
-    completed_at: str | None
+    completed_at: datetime | None
 
 
 @strawberry.type
@@ -304,13 +244,9 @@ class ExecuteInput:
     idempotency_key: str | None = strawberry.UNSET
 
 
-def _snake(data: dict[str, Any]) -> dict[str, Any]:
-    return {to_snake_case(key): value for key, value in data.items()}
-
-
 @strawberry.type
 class WorkflowRef:
-    id: str
+    id: strawberry.ID
     name: str
 
 
@@ -319,13 +255,6 @@ class ExecutionListItem(ExecutionCore):
     """An execution as listings show it: without steps, progress or timing."""
 
     workflow: WorkflowRef
-
-    @classmethod
-    def from_wire(cls, view: dict[str, Any]) -> ExecutionListItem:
-        return cls(
-            **cls.core_fields(view),
-            workflow=WorkflowRef(**view["workflow"]),
-        )
 
 
 @strawberry.type
@@ -336,14 +265,36 @@ class Pagination:
     has_more: bool
 
 
+def _count_of(status: ExecutionStatus) -> Any:
+    def count(root: records.Statistics) -> int:
+        return root.count(status)
+
+    return strawberry.field(resolver=count, description=f"Executions {status.value}")
+
+
+@strawberry.type
+class StatusCounts:
+    """How many of the matching executions are in each status."""
+
+    pending: int = _count_of(ExecutionStatus.PENDING)
+    running: int = _count_of(ExecutionStatus.RUNNING)
+    completed: int = _count_of(ExecutionStatus.COMPLETED)
+    failed: int = _count_of(ExecutionStatus.FAILED)
+    cancelled: int = _count_of(ExecutionStatus.CANCELLED)
+
+
 @strawberry.type
 class ExecutionStatistics:
     total: int
-    by_status: JSON
     success_rate: float
     average_duration_ms: int | None
     p50_duration_ms: int | None
     p95_duration_ms: int | None
+
+    @reads(StatusCounts)
+    def by_status(self, root: records.Statistics) -> records.Statistics:
+        """The counts, read from the statistics themselves."""
+        return root
 
 
 @strawberry.type
@@ -351,12 +302,3 @@ class ExecutionList:
     executions: list[ExecutionListItem]
     pagination: Pagination
     statistics: ExecutionStatistics
-
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> ExecutionList:
-        """Build from the resolvers' `{executions, pagination, statistics}` listing."""
-        return cls(
-            executions=[ExecutionListItem.from_wire(e) for e in data["executions"]],
-            pagination=Pagination(**_snake(data["pagination"])),
-            statistics=ExecutionStatistics(**_snake(data["statistics"])),
-        )

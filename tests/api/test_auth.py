@@ -45,7 +45,8 @@ async def test_role_matrix(client, tokens, role, read, write):
 
 
 async def test_workspace_matches_slug_or_id(client, tokens):
-    me = await graphql(client, "{ me { memberships } }", tokens.headers("admin"))
+    query = "{ me { memberships { workspaceId workspaceSlug role } } }"
+    me = await graphql(client, query, tokens.headers("admin"))
     workspace_id = me["data"]["me"]["memberships"][0]["workspaceId"]
     assert workspace_id.startswith("ws_")
     created = await create_workflow(client, tokens.headers())

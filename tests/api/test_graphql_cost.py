@@ -51,7 +51,10 @@ query Dashboard {
   recent: executions(workspaceSlug: "acme", limit: 20) {
     executions { id status workflowId triggerType startedAt durationMs workflow { id name } }
     pagination { total limit hasMore }
-    statistics { total byStatus successRate averageDurationMs p50DurationMs p95DurationMs }
+    statistics {
+      total byStatus { pending running completed failed cancelled }
+      successRate averageDurationMs p50DurationMs p95DurationMs
+    }
   }
   failed: executions(workspaceSlug: "acme", status: [FAILED], limit: 10) {
     executions { id error errorCode triggerData }
@@ -217,7 +220,7 @@ async def test_a_response_over_the_size_cap_is_a_coded_error(client, tokens):
 @pytest.mark.settings(graphql_max_cost=50)
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
 async def test_costly_operations_are_refused_over_websockets(client, tokens, live, protocol):
-    subscription = """subscription($id: String!) {
+    subscription = """subscription($id: ID!) {
       executionEvents(workspaceSlug: "acme", executionId: $id) {
         ... on StepEvent { seq output }
       }

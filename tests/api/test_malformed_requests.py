@@ -202,8 +202,8 @@ async def test_odd_identifiers_are_not_found_through_graphql(client, tokens, odd
     headers = tokens.headers()
     queries = {
         "WORKSPACE_NOT_FOUND": "query($v: String!) { workflows(workspaceSlug: $v) { id } }",
-        "WORKFLOW_NOT_FOUND": 'query($v: String!) { workflow(workspaceSlug: "acme", id: $v) {id} }',
-        "EXECUTION_NOT_FOUND": 'query($v: String!) { execution(workspaceSlug: "acme", id: $v){id}}',
+        "WORKFLOW_NOT_FOUND": 'query($v: ID!) { workflow(workspaceSlug: "acme", id: $v) {id} }',
+        "EXECUTION_NOT_FOUND": 'query($v: ID!) { execution(workspaceSlug: "acme", id: $v){id}}',
     }
     for code, query in queries.items():
         response = await client.post(

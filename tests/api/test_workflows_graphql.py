@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import WS, graphql
+from tests.helpers import WS, as_graphql, graphql
 
 FIELDS = (
     "id workspaceId name description status trigger timeoutMs createdAt updatedAt "
@@ -15,7 +15,7 @@ ACTIONS = [
         "id": "t",
         "type": "create_task",
         "config": {"title": "Do it"},
-        "onError": "continue",
+        "onError": "CONTINUE",
         "timeout": 1000,
     },
 ]
@@ -38,41 +38,42 @@ async def test_crud_matches_rest(client, tokens):
     )
     workflow = created["data"]["createWorkflow"]
     rest = (await client.get(f"{WS}/workflows/{workflow['id']}", headers=headers)).json()
-    assert _rest_shape(workflow) == rest["workflow"]
+    assert _rest_shape(workflow) == as_graphql(rest["workflow"])
 
     listed = await graphql(
         client, f'{{ workflows(workspaceSlug: "acme") {{ {FIELDS} }} }}', headers
     )
-    assert [_rest_shape(w) for w in listed["data"]["workflows"]] == [rest["workflow"]]
+    shown = [as_graphql(rest["workflow"])]
+    assert [_rest_shape(w) for w in listed["data"]["workflows"]] == shown
     one = await graphql(
         client,
-        f'query($id: String!) {{ workflow(workspaceSlug: "acme", id: $id) {{ {FIELDS} }} }}',
+        f'query($id: ID!) {{ workflow(workspaceSlug: "acme", id: $id) {{ {FIELDS} }} }}',
         headers,
         id=workflow["id"],
     )
-    assert _rest_shape(one["data"]["workflow"]) == rest["workflow"]
+    assert _rest_shape(one["data"]["workflow"]) == as_graphql(rest["workflow"])
 
     updated = await graphql(
         client,
-        f"""mutation($id: String!) {{ updateWorkflow(workspaceSlug: "acme", id: $id,
-              input: {{status: "INACTIVE"}}) {{ {FIELDS} }} }}""",
+        f"""mutation($id: ID!) {{ updateWorkflow(workspaceSlug: "acme", id: $id,
+              input: {{status: INACTIVE}}) {{ {FIELDS} }} }}""",
         headers,
         id=workflow["id"],
     )
     assert updated["data"]["updateWorkflow"]["status"] == "INACTIVE"
     rest = (await client.get(f"{WS}/workflows/{workflow['id']}", headers=headers)).json()
-    assert _rest_shape(updated["data"]["updateWorkflow"]) == rest["workflow"]
+    assert _rest_shape(updated["data"]["updateWorkflow"]) == as_graphql(rest["workflow"])
 
     deleted = await graphql(
         client,
-        'mutation($id: String!) { deleteWorkflow(workspaceSlug: "acme", id: $id) { id } }',
+        'mutation($id: ID!) { deleteWorkflow(workspaceSlug: "acme", id: $id) { id } }',
         headers,
         id=workflow["id"],
     )
     assert deleted["data"]["deleteWorkflow"]["id"] == workflow["id"]
     missing = await graphql(
         client,
-        'query($id: String!) { workflow(workspaceSlug: "acme", id: $id) { id } }',
+        'query($id: ID!) { workflow(workspaceSlug: "acme", id: $id) { id } }',
         headers,
         id=workflow["id"],
     )

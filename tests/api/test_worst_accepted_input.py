@@ -82,7 +82,7 @@ async def test_the_worst_accepted_input_reads_back_everywhere(client, tokens, li
 
     one = await graphql(
         client,
-        f'query($id: String!) {{ execution(workspaceSlug: "acme", id: $id) {{ {FIELDS} }} }}',
+        f'query($id: ID!) {{ execution(workspaceSlug: "acme", id: $id) {{ {FIELDS} }} }}',
         headers,
         id=execution["id"],
     )
@@ -114,7 +114,7 @@ async def test_one_level_deeper_is_refused_everywhere_it_comes_in(client, tokens
     assert rest.status_code == 400
     assert rest.json()["error"]["code"] == "VALIDATION_ERROR"
     mutation = """
-        mutation($id: String!, $data: JSON) {
+        mutation($id: ID!, $data: JSON) {
           executeWorkflow(workspaceSlug: "acme", workflowId: $id, input: {variables: $data}) { id }
         }
     """

@@ -86,7 +86,7 @@ async def test_cancel_a_call_that_never_answers(client, tokens):
         started = time.monotonic()
         result = await graphql(
             client,
-            """mutation($id: String!) { cancelExecution(workspaceSlug: "acme", executionId: $id)
+            """mutation($id: ID!) { cancelExecution(workspaceSlug: "acme", executionId: $id)
                  { success message execution { id status error completedAt } } }""",
             tokens.headers("editor"),
             id=execution_id,

@@ -184,7 +184,7 @@ async def test_graphql_execute_and_read(client, tokens):
     )
     result = await graphql(
         client,
-        """mutation($wf: String!) { executeWorkflow(workspaceSlug: "acme", workflowId: $wf,
+        """mutation($wf: ID!) { executeWorkflow(workspaceSlug: "acme", workflowId: $wf,
              input: {triggerData: {a: 1}, idempotencyKey: "k-1"}) { id status triggerData } }""",
         tokens.headers("editor"),
         wf=workflow["id"],
@@ -192,7 +192,7 @@ async def test_graphql_execute_and_read(client, tokens):
     execution_id = result["data"]["executeWorkflow"]["id"]
     again = await graphql(
         client,
-        """mutation($wf: String!) { executeWorkflow(workspaceSlug: "acme", workflowId: $wf,
+        """mutation($wf: ID!) { executeWorkflow(workspaceSlug: "acme", workflowId: $wf,
              input: {triggerData: {a: 1}, idempotencyKey: "k-1"}) { id } }""",
         tokens.headers("editor"),
         wf=workflow["id"],
@@ -206,7 +206,7 @@ async def test_graphql_execute_and_read(client, tokens):
     assert rest.json()["execution"]["id"] == execution_id
     read = await graphql(
         client,
-        """query($id: String!) { execution(workspaceSlug: "acme", id: $id) { id status
+        """query($id: ID!) { execution(workspaceSlug: "acme", id: $id) { id status
              workflow { name } progress { totalSteps percentage } timing { isRunning }
              executionSummary { totalSteps successfulSteps }
              steps { actionId status output } } }""",

@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.helpers import WS, workflow_body
 
 EVENTS_QUERY = """
-subscription Events($ws: String!, $id: String!, $after: Int) {
+subscription Events($ws: String!, $id: ID!, $after: Int) {
   executionEvents(workspaceSlug: $ws, executionId: $id, after: $after) {
     __typename
     ... on ExecutionConnected { seq executionId timestamp }

@@ -1,0 +1,126 @@
+"""Domain records from the models' rows: the one place a row becomes what the APIs show."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from runcast.domain import records
+from runcast.domain.enums import (
+    ExecutionStatus,
+    OnError,
+    StepStatus,
+    TaskStatus,
+    TriggerType,
+    WorkflowStatus,
+)
+from runcast.models import Execution, Notification, StepRun, Task, Workflow
+
+
+def action(stored: dict[str, Any]) -> records.Action:
+    return records.Action(
+        id=stored["id"],
+        type=stored["type"],
+        config=stored.get("config", {}),
+        on_error=OnError(stored.get("onError", OnError.STOP)),
+        name=stored.get("name"),
+        timeout=stored.get("timeout"),
+    )
+
+
+def workflow(row: Workflow) -> records.Workflow:
+    return records.Workflow(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        name=row.name,
+        description=row.description,
+        status=WorkflowStatus(row.status),
+        trigger=row.trigger,
+        timeout_ms=row.timeout_ms,
+        actions=tuple(action(a) for a in row.actions),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def workflow_brief(row: Workflow) -> records.WorkflowBrief:
+    return records.WorkflowBrief(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        trigger=row.trigger,
+        status=WorkflowStatus(row.status),
+    )
+
+
+def workflow_ref(row: Workflow) -> records.WorkflowRef:
+    return records.WorkflowRef(id=row.id, name=row.name)
+
+
+def step(row: StepRun) -> records.Step:
+    return records.Step(
+        action_id=row.action_id,
+        action_type=row.action_type,
+        status=StepStatus(row.status),
+        output=row.output,
+        duration_ms=row.duration_ms,
+        error=row.error,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        attempts=row.attempts,
+    )
+
+
+def execution(
+    row: Execution,
+    steps: Sequence[StepRun] | None = None,
+    *,
+    workflow: records.WorkflowBrief | records.WorkflowRef | None = None,
+    with_summary: bool = False,
+) -> records.Execution:
+    """The execution; with its steps (and their summary) when they are given."""
+    summary = None
+    if with_summary and steps is not None:
+        summary = records.ExecutionSummary.of([s.status for s in steps])
+    return records.Execution(
+        id=row.id,
+        workflow_id=row.workflow_id,
+        workspace_id=row.workspace_id,
+        status=ExecutionStatus(row.status),
+        triggered_by=row.triggered_by,
+        trigger_type=TriggerType(row.trigger_type),
+        trigger_data=row.trigger_data,
+        variables=row.variables,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        duration_ms=row.duration_ms,
+        is_simulation=row.is_simulation,
+        error=row.error,
+        error_code=row.error_code,
+        steps=None if steps is None else tuple(step(s) for s in steps),
+        workflow=workflow,
+        execution_summary=summary,
+    )
+
+
+def task(row: Task) -> records.Task:
+    return records.Task(
+        id=row.id,
+        execution_id=row.execution_id,
+        title=row.title,
+        description=row.description,
+        priority=row.priority,
+        assigned_to=row.assigned_to,
+        status=TaskStatus(row.status),
+        created_at=row.created_at,
+    )
+
+
+def notification(row: Notification) -> records.Notification:
+    return records.Notification(
+        id=row.id,
+        execution_id=row.execution_id,
+        message=row.message,
+        recipient=row.recipient,
+        created_at=row.created_at,
+    )
