@@ -18,7 +18,7 @@ EXECUTION_FIELDS = """
 """
 
 EVENTS = """
-subscription Events($ws: String!, $id: String!) {
+subscription Events($ws: String!, $id: ID!) {
   executionEvents(workspaceSlug: $ws, executionId: $id) {
     __typename
     ... on ExecutionConnected { seq executionId timestamp }
