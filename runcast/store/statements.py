@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.exceptions import OperationalError
+from tortoise.fields import DatetimeField, Field
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -74,6 +76,8 @@ class _Unexpected(Exception):
 
 
 def dialect() -> str:
+    if _sqlite is not None:  # the app opened the store on its SQLite database
+        return "sqlite"
     return str(connections.get("default").capabilities.dialect)
 
 
@@ -181,10 +185,29 @@ def _converters(model: type[Model]) -> list[tuple[str, str, Callable[[Any], Any]
     if found is None:
         fields = model._meta.fields_map
         found = _CONVERTERS[model] = [
-            (name, column, fields[name].to_python_value)
+            (name, column, _converter(fields[name]))
             for name, column in model._meta.fields_db_projection.items()
         ]
     return found
+
+
+def _converter(field: Field[Any]) -> Callable[[Any], Any]:
+    """The field's DB value → Python value; for a timestamp stored as text (SQLite) the
+    text is parsed by `datetime.fromisoformat` first, which reads what the ORM writes
+    many times faster than the ORM's own parser (then the field sets the time zone)."""
+    to_python = field.to_python_value
+    if not isinstance(field, DatetimeField):
+        return to_python
+
+    def timestamp(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                pass  # left to the field's own parser
+        return to_python(value)
+
+    return timestamp
 
 
 async def select(model: type[M], where: str, params: Sequence[Any], order_by: str = "") -> list[M]:
