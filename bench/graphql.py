@@ -40,7 +40,7 @@ from bench.harness import (
 from bench.throughput import ACTIONS
 
 QUERY = """
-query Execution($ws: String!, $id: String!) {
+query Execution($ws: String!, $id: ID!) {
   execution(workspaceSlug: $ws, id: $id) {
     id workflowId workspaceId status triggeredBy triggerType triggerData variables
     isSimulation error errorCode startedAt completedAt durationMs
