@@ -27,6 +27,7 @@ from runcast.rest import executions as rest_executions
 from runcast.rest import history as rest_history
 from runcast.rest import stream as rest_stream
 from runcast.rest import workflows as rest_workflows
+from runcast.rest import workspace_stream as rest_workspace_stream
 from runcast.rest.common import handle_errors, handle_http_errors
 from runcast.rest.limits import BodyLimit
 from runcast.schema import build_schema
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     api_routes = [
         *rest_stream.ROUTES,
+        *rest_workspace_stream.ROUTES,
         *rest_executions.ROUTES,
         *rest_history.ROUTES,
         *rest_workflows.ROUTES,

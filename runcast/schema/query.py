@@ -11,6 +11,7 @@ from runcast.domain import records
 from runcast.resolvers import executions, history, outputs, workflows
 from runcast.resolvers.me import describe_caller
 from runcast.schema.context import Context
+from runcast.schema.nodes import NodeQueries
 from runcast.schema.types import (
     Execution,
     ExecutionList,
@@ -24,7 +25,7 @@ from runcast.schema.types import (
 
 
 @strawberry.type
-class Query:
+class Query(NodeQueries):
     @reads(Me)
     async def me(self, info: Info[Context, None]) -> records.Me:
         return await describe_caller(await info.context.caller())

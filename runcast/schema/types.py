@@ -10,6 +10,7 @@ from typing import Any, TypeVar, cast
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types import Info
 from strawberry.utils.str_converters import to_camel_case
 
 from runcast.domain import records
@@ -20,6 +21,10 @@ from runcast.domain.enums import StepStatus as StepStatus
 from runcast.domain.enums import TaskStatus as TaskStatus
 from runcast.domain.enums import TriggerType as TriggerType
 from runcast.domain.enums import WorkflowStatus as WorkflowStatus
+from runcast.errors import WorkflowNotFound
+from runcast.resolvers import workflows
+from runcast.schema.context import Context
+from runcast.schema.loaders import Loaders, MemberWorkspace
 
 # The domain's enums are served as they are: each GraphQL enum has its members' names.
 for _enum in (ExecutionStatus, StepStatus, OnError, TriggerType, WorkflowStatus, Role, TaskStatus):
@@ -40,18 +45,77 @@ def reads(graphql_type: Any, *, mutation: bool = False) -> Callable[[_Resolver],
     return wrap
 
 
+def _count_of(status: ExecutionStatus) -> Any:
+    def count(root: records.Statistics) -> int:
+        return root.count(status)
+
+    return strawberry.field(resolver=count, description=f"Executions {status.value}")
+
+
 @strawberry.type
+class StatusCounts:
+    """How many of the matching executions are in each status."""
+
+    pending: int = _count_of(ExecutionStatus.PENDING)
+    running: int = _count_of(ExecutionStatus.RUNNING)
+    completed: int = _count_of(ExecutionStatus.COMPLETED)
+    failed: int = _count_of(ExecutionStatus.FAILED)
+    cancelled: int = _count_of(ExecutionStatus.CANCELLED)
+
+
+@strawberry.type
+class ExecutionStatistics:
+    total: int
+    success_rate: float
+    average_duration_ms: int | None
+    p50_duration_ms: int | None
+    p95_duration_ms: int | None
+
+    @reads(StatusCounts)
+    def by_status(self, root: records.Statistics) -> records.Statistics:
+        """The counts, read from the statistics themselves."""
+        return root
+
+
+@strawberry.interface(description="An object `node(id)` refetches by its global id.")
+class Node:
+    id: strawberry.ID
+
+
+async def _loaders(info: Info[Context, None]) -> Loaders:
+    return await info.context.loaders()
+
+
+@strawberry.type(
+    description="One action of a workflow. `id` is unique across workflows (the workflow's "
+    "id, a colon, then `actionId`), so caches keyed by `__typename:id` keep each workflow's "
+    "actions apart; `actionId` is the id within the workflow (REST's action `id`, the "
+    "`actionId` of its steps)."
+)
 class Action:
     id: strawberry.ID
+    action_id: strawberry.ID
     type: str
     name: str | None
     config: JSON
     on_error: OnError
     timeout: int | None
 
+    @classmethod
+    def of(cls, workflow_id: str, action: records.Action) -> Action:
+        return cls(
+            id=strawberry.ID(f"{workflow_id}:{action.id}"),
+            action_id=strawberry.ID(action.id),
+            type=action.type,
+            name=action.name,
+            config=action.config,
+            on_error=action.on_error,
+            timeout=action.timeout,
+        )
+
 
 @strawberry.type
-class Workflow:
+class Workflow(Node):
     id: strawberry.ID
     workspace_id: strawberry.ID
     name: str
@@ -59,13 +123,48 @@ class Workflow:
     status: WorkflowStatus
     trigger: JSON
     timeout_ms: int | None
-    actions: list[Action]
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, records.Workflow)
+
+    @strawberry.field
+    def actions(self, root: records.Workflow) -> list[Action]:
+        return [Action.of(root.id, action) for action in root.actions]
+
+    @reads(ExecutionStatistics)
+    async def statistics(
+        self, root: records.Workflow, info: Info[Context, None]
+    ) -> records.Statistics:
+        """Figures over every execution of the workflow (batched across workflows)."""
+        return await (await _loaders(info)).workflow_statistics.load(root.id)
+
 
 @strawberry.type
-class Task:
+class Workspace(Node):
+    """A workspace the caller belongs to, with the caller's role in it."""
+
+    id: strawberry.ID
+    slug: str
+    name: str
+    role: Role
+
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, MemberWorkspace)
+
+    @reads(list[Workflow])
+    async def workflows(
+        self, root: MemberWorkspace, info: Info[Context, None]
+    ) -> list[records.Workflow]:
+        caller = await info.context.caller()
+        return await workflows.list_workflows(caller, root.id)
+
+
+@strawberry.type
+class Task(Node):
     id: strawberry.ID
     execution_id: strawberry.ID | None
     title: str
@@ -75,14 +174,22 @@ class Task:
     status: TaskStatus
     created_at: datetime
 
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, records.Task)
+
 
 @strawberry.type
-class Notification:
+class Notification(Node):
     id: strawberry.ID
     execution_id: strawberry.ID | None
     message: str
     recipient: str | None
     created_at: datetime
+
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, records.Notification)
 
 
 @strawberry.type
@@ -176,15 +283,6 @@ class ExecutionSummary:
 
 
 @strawberry.type
-class WorkflowBrief:
-    id: strawberry.ID
-    name: str
-    description: str | None
-    trigger: JSON | None
-    status: WorkflowStatus | None
-
-
-@strawberry.type
 class ExecutionCore:
     """The fields every execution type shares (not itself part of the schema)."""
 
@@ -204,17 +302,51 @@ class ExecutionCore:
     duration_ms: int | None
 
 
-@strawberry.type
-class Execution(ExecutionCore):
-    """An execution read on its own: with its steps, progress, timing and workflow."""
+async def _steps(root: records.Execution, info: Info[Context, None]) -> tuple[records.Step, ...]:
+    """The steps the execution was read with, or else its steps batch-loaded."""
+    if root.steps is not None:
+        return root.steps
+    return await (await _loaders(info)).steps.load(root.id)
 
-    steps: list[Step]
-    execution_summary: ExecutionSummary
-    workflow: WorkflowBrief
+
+@strawberry.type
+class Execution(ExecutionCore, Node):
+    """An execution with its steps, progress, timing and workflow (each loaded in batches
+    when the execution was read without them, as in `node`/`nodes` and listings)."""
+
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, records.Execution)
+
+    @reads(list[Step])
+    async def steps(
+        self, root: records.Execution, info: Info[Context, None]
+    ) -> tuple[records.Step, ...]:
+        return await _steps(root, info)
+
+    @reads(ExecutionSummary)
+    async def execution_summary(
+        self, root: records.Execution, info: Info[Context, None]
+    ) -> records.ExecutionSummary:
+        if root.execution_summary is not None:
+            return root.execution_summary
+        return records.ExecutionSummary.of([s.status for s in await _steps(root, info)])
+
+    @reads(Workflow)
+    async def workflow(
+        self, root: records.Execution, info: Info[Context, None]
+    ) -> records.Workflow:
+        """The workflow the execution belongs to (batch-loaded)."""
+        found = await (await _loaders(info)).workflows.load(root.workflow_id)
+        if found is None or found.workspace_id != root.workspace_id:
+            raise WorkflowNotFound(f"Workflow {root.workflow_id!r} not found")
+        return found
 
     @reads(Progress)
-    def progress(self, root: records.Execution) -> records.Progress:
-        return root.progress()
+    async def progress(
+        self, root: records.Execution, info: Info[Context, None]
+    ) -> records.Progress:
+        return records.Progress.of([s.status for s in await _steps(root, info)], root.status)
 
     @reads(Timing)
     def timing(self, root: records.Execution) -> records.Timing:
@@ -241,6 +373,10 @@ class ExecuteInput:
     trigger_data: JSON | None = strawberry.UNSET
     variables: JSON | None = strawberry.UNSET
     dry_run: bool | None = strawberry.UNSET
+    wait: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Answer once the execution has finished (at most 30 s), as REST's wait.",
+    )
     idempotency_key: str | None = strawberry.UNSET
 
 
@@ -263,38 +399,6 @@ class Pagination:
     offset: int
     limit: int
     has_more: bool
-
-
-def _count_of(status: ExecutionStatus) -> Any:
-    def count(root: records.Statistics) -> int:
-        return root.count(status)
-
-    return strawberry.field(resolver=count, description=f"Executions {status.value}")
-
-
-@strawberry.type
-class StatusCounts:
-    """How many of the matching executions are in each status."""
-
-    pending: int = _count_of(ExecutionStatus.PENDING)
-    running: int = _count_of(ExecutionStatus.RUNNING)
-    completed: int = _count_of(ExecutionStatus.COMPLETED)
-    failed: int = _count_of(ExecutionStatus.FAILED)
-    cancelled: int = _count_of(ExecutionStatus.CANCELLED)
-
-
-@strawberry.type
-class ExecutionStatistics:
-    total: int
-    success_rate: float
-    average_duration_ms: int | None
-    p50_duration_ms: int | None
-    p95_duration_ms: int | None
-
-    @reads(StatusCounts)
-    def by_status(self, root: records.Statistics) -> records.Statistics:
-        """The counts, read from the statistics themselves."""
-        return root
 
 
 @strawberry.type

@@ -1,6 +1,9 @@
 """The reads every request makes: who holds a token (with their memberships, in the same
 query), the caller's standing in a workspace, an execution's steps (alone, or read with its
-state), its events after a point, a workflow by id, and whether the database answers.
+state), its events after a point, a workflow by id, and whether the database answers; and
+the batch reads of GraphQL's loaders: rows by ids (workflows, executions, tasks,
+notifications, workspaces, steps, workflow statistics), each in one statement and only in
+the workspaces the reading user belongs to.
 
 They go through `statements.fetch`, so on SQLite, while the app holds the store open, they
 share a trip on the store's own connection with the hot path's other work.
@@ -10,35 +13,47 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise import connections
 
 from runcast.domain.callers import Caller
-from runcast.domain.enums import Role
+from runcast.domain.enums import FINAL_EXECUTION_STATUSES, ExecutionStatus, Role
 from runcast.domain.events import Event
 from runcast.models import (
     ApiToken,
     Execution,
     ExecutionEvent,
     Membership,
+    Notification,
     StepRun,
+    Task,
     User,
     Workflow,
     Workspace,
 )
 from runcast.store import statements
 
+M = TypeVar("M", Workflow, Execution, Task, Notification)
+
 __all__ = [
     "Credentials",
     "Standing",
+    "WorkflowFigures",
     "credentials",
     "events_after",
+    "executions_by_ids",
     "membership",
+    "notifications_by_ids",
     "ping",
+    "standings_by_workspace_ids",
+    "steps_by_execution_ids",
     "steps_of",
     "steps_with_state",
+    "tasks_by_ids",
     "workflow_by_id",
+    "workflow_figures",
+    "workflows_by_ids",
 ]
 
 
@@ -145,6 +160,137 @@ async def workflow_by_id(workflow_id: str) -> Workflow:
     """The workflow with this id (the caller knows it exists: an execution names it)."""
     (workflow,) = await statements.select(Workflow, "t.id = ?", [workflow_id])
     return workflow
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+_MEMBER_OF = (
+    f"t.workspace_id IN (SELECT m.workspace_id FROM {Membership._meta.db_table} m "
+    "WHERE m.user_id = ?)"
+)
+"""Rows of the workspaces the user named by the last parameter belongs to (any role reads)."""
+
+
+async def _visible(model: type[M], user_id: str, ids: Sequence[str]) -> list[M]:
+    """The rows of `model` with these ids in the workspaces `user_id` belongs to, in one
+    statement: a row of any other workspace is simply not among them."""
+    if not ids:
+        return []
+    return await statements.select(
+        model, f"t.id IN ({_marks(ids)}) AND {_MEMBER_OF}", [*ids, user_id]
+    )
+
+
+async def workflows_by_ids(user_id: str, ids: Sequence[str]) -> list[Workflow]:
+    """The workflows with these ids that `user_id` may read (in any order)."""
+    return await _visible(Workflow, user_id, ids)
+
+
+async def executions_by_ids(user_id: str, ids: Sequence[str]) -> list[Execution]:
+    """The executions with these ids that `user_id` may read (in any order)."""
+    return await _visible(Execution, user_id, ids)
+
+
+async def tasks_by_ids(user_id: str, ids: Sequence[str]) -> list[Task]:
+    """The tasks with these ids that `user_id` may read (in any order)."""
+    return await _visible(Task, user_id, ids)
+
+
+async def notifications_by_ids(user_id: str, ids: Sequence[str]) -> list[Notification]:
+    """The notifications with these ids that `user_id` may read (in any order)."""
+    return await _visible(Notification, user_id, ids)
+
+
+async def standings_by_workspace_ids(user_id: str, ids: Sequence[str]) -> list[Standing]:
+    """The user's standing in each of these workspaces they belong to, in one statement."""
+    if not ids:
+        return []
+    rows = await statements.fetch(
+        f"SELECT m.role AS member_role, {statements.columns(Workspace, 'w')} "
+        f"FROM {Membership._meta.db_table} m "
+        f"JOIN {Workspace._meta.db_table} w ON w.id = m.workspace_id "
+        f"WHERE m.user_id = ? AND w.id IN ({_marks(ids)})",
+        [user_id, *ids],
+    )
+    return [_standing(row) for row in rows]
+
+
+async def steps_by_execution_ids(user_id: str, ids: Sequence[str]) -> dict[str, list[StepRun]]:
+    """The steps of each of these executions that `user_id` may read (by execution id, in
+    order), in one statement; executions of other workspaces are absent."""
+    grouped: dict[str, list[StepRun]] = {}
+    if not ids:
+        return grouped
+    member_of = _MEMBER_OF.replace("t.workspace_id", "e.workspace_id")
+    sql = (
+        f"SELECT {statements.columns(StepRun, 't')} FROM {StepRun._meta.db_table} t "
+        f"JOIN {Execution._meta.db_table} e ON e.id = t.execution_id "
+        f"WHERE t.execution_id IN ({_marks(ids)}) AND {member_of} "
+        "ORDER BY t.execution_id, t.position"
+    )
+    for row in await statements.fetch(sql, [*ids, user_id]):
+        grouped.setdefault(row["execution_id"], []).append(statements.instance(StepRun, row))
+    return grouped
+
+
+@dataclass(frozen=True)
+class WorkflowFigures:
+    """What the database sums over one workflow's executions: counts by status; over the
+    finished ones with a duration, how many, their total and nearest-rank percentiles."""
+
+    counts: dict[ExecutionStatus, int]
+    timed: int
+    total_ms: int
+    p50_ms: int | None
+    p95_ms: int | None
+
+
+async def workflow_figures(user_id: str, ids: Sequence[str]) -> dict[str, WorkflowFigures]:
+    """The figures of each of these workflows that `user_id` may read and that has
+    executions, in two statements whatever their number (percentiles by window functions,
+    which SQLite and Postgres both have)."""
+    if not ids:
+        return {}
+    table = Execution._meta.db_table
+    where = f"t.workflow_id IN ({_marks(ids)}) AND {_MEMBER_OF}"
+    finals = ", ".join(f"'{status.value}'" for status in FINAL_EXECUTION_STATUSES)
+    counted = await statements.fetch(
+        "SELECT t.workflow_id AS workflow_id, t.status AS status, COUNT(t.status) AS n, "
+        "COUNT(t.duration_ms) AS timed, SUM(t.duration_ms) AS total_ms "
+        f"FROM {table} t WHERE {where} GROUP BY t.workflow_id, t.status",
+        [*ids, user_id],
+    )
+    ranked = await statements.fetch(
+        "SELECT r.workflow_id AS workflow_id, r.duration_ms AS duration_ms, r.k AS k, r.n AS n "
+        "FROM (SELECT t.workflow_id, t.duration_ms, "
+        "ROW_NUMBER() OVER (PARTITION BY t.workflow_id ORDER BY t.duration_ms) AS k, "
+        "COUNT(*) OVER (PARTITION BY t.workflow_id) AS n "
+        f"FROM {table} t WHERE {where} AND t.status IN ({finals}) "
+        "AND t.duration_ms IS NOT NULL) r "
+        "WHERE r.k = (50 * r.n + 99) / 100 OR r.k = (95 * r.n + 99) / 100",
+        [*ids, user_id],
+    )
+    percentiles: dict[str, dict[int, int]] = {}
+    for row in ranked:
+        n, k = int(row["n"]), int(row["k"])
+        for percent in (50, 95):
+            if k == (percent * n + 99) // 100:
+                percentiles.setdefault(row["workflow_id"], {})[percent] = int(row["duration_ms"])
+    figures: dict[str, WorkflowFigures] = {}
+    for workflow_id in {row["workflow_id"] for row in counted}:
+        rows = [row for row in counted if row["workflow_id"] == workflow_id]
+        finished = [row for row in rows if row["status"] in FINAL_EXECUTION_STATUSES]
+        found = percentiles.get(workflow_id, {})
+        figures[workflow_id] = WorkflowFigures(
+            counts={ExecutionStatus(row["status"]): int(row["n"]) for row in rows},
+            timed=sum(int(row["timed"]) for row in finished),
+            total_ms=sum(int(row["total_ms"] or 0) for row in finished),
+            p50_ms=found.get(50),
+            p95_ms=found.get(95),
+        )
+    return figures
 
 
 async def events_after(execution_id: str, after_seq: int) -> list[Event]:

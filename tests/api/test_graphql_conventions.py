@@ -96,7 +96,7 @@ async def test_workflow_timestamps_and_enums(client, tokens):
         "createdAt": created["createdAt"],
         "updatedAt": created["updatedAt"],
         "status": "ACTIVE",
-        "actions": [{"id": "action-1", "onError": "RETRY"}],
+        "actions": [{"id": f"{created['id']}:action-1", "onError": "RETRY"}],
     }
 
 

@@ -6,7 +6,7 @@ from tests.helpers import WS, as_graphql, graphql
 
 FIELDS = (
     "id workspaceId name description status trigger timeoutMs createdAt updatedAt "
-    "actions { id type name config onError timeout }"
+    "actions { id actionId type name config onError timeout }"
 )
 
 ACTIONS = [
@@ -22,8 +22,13 @@ ACTIONS = [
 
 
 def _rest_shape(gql: dict) -> dict:
-    """GraphQL returns every action field; REST omits unset optional ones."""
-    actions = [{k: v for k, v in a.items() if v is not None} for a in gql["actions"]]
+    """GraphQL returns every action field; REST omits unset optional ones. REST's action
+    `id` is GraphQL's `actionId`; GraphQL's `id` is the workflow's id, a colon, then it."""
+    actions = []
+    for action in gql["actions"]:
+        assert action["id"] == f"{gql['id']}:{action['actionId']}"
+        shown = {k: v for k, v in action.items() if v is not None and k != "actionId"}
+        actions.append({**shown, "id": action["actionId"]})
     return {**gql, "actions": actions}
 
 

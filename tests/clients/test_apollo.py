@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.clients.support import EXECUTION_FIELDS, by_name, codes, graphql_url
 from tests.helpers import create_workflow, notify
 from tests.streams.support import wait
 
 WORKFLOWS = 'query Workflows { workflows(workspaceSlug: "acme") { id name actions { id type } } }'
 EXECUTE = f"""
-mutation Execute($workflowId: String!, $input: ExecuteInput) {{
+mutation Execute($workflowId: ID!, $input: ExecuteInput) {{
   executeWorkflow(workspaceSlug: "acme", workflowId: $workflowId, input: $input) {{
     {EXECUTION_FIELDS}
   }}
 }}
 """
 EXECUTION = f"""
-query Execution($ws: String!, $id: String!) {{
+query Execution($ws: String!, $id: ID!) {{
   execution(workspaceSlug: $ws, id: $id) {{ {EXECUTION_FIELDS} }}
 }}
 """
@@ -76,8 +74,12 @@ async def test_apollo_client_sees_one_normalized_execution_and_coded_errors(
             "id": workflow["id"],
             "name": "Onboarding",
             "actions": [
-                {"__typename": "Action", "id": "action-1", "type": "wait"},
-                {"__typename": "Action", "id": "action-2", "type": "send_notification"},
+                {"__typename": "Action", "id": f"{workflow['id']}:action-1", "type": "wait"},
+                {
+                    "__typename": "Action",
+                    "id": f"{workflow['id']}:action-2",
+                    "type": "send_notification",
+                },
             ],
         }
     ]
@@ -111,8 +113,8 @@ async def test_apollo_client_sees_one_normalized_execution_and_coded_errors(
         "percentage": 100,
     }
     assert [(step["actionId"], step["status"]) for step in entry["steps"]] == [
-        ("action-1", "success"),
-        ("action-2", "success"),
+        ("action-1", "SUCCESS"),
+        ("action-2", "SUCCESS"),
     ]
     assert finished["data"]["execution"] == {
         name: value for name, value in entry.items() if name != "__typename"
@@ -129,12 +131,9 @@ async def test_apollo_client_sees_one_normalized_execution_and_coded_errors(
         assert not any(entry.startswith("Execution:") for entry in refused["cache"]), refused
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Action.id is unique only within its workflow, so Apollo Client's `Action:<id>` "
-    "entry is shared by every workflow's `action-1`",
-)
 async def test_apollo_client_shows_each_workflows_own_actions(client, tokens, live, node_clients):
+    """`Action.id` is global (`<workflowId>:<actionId>`), so the normalized cache keeps one
+    entry per action of each workflow instead of sharing every workflow's `action-1`."""
     notifying = await create_workflow(client, tokens.headers(), notify())
     waiting = await create_workflow(client, tokens.headers(), wait(10))
     answer = await node_clients.run(
@@ -149,3 +148,5 @@ async def test_apollo_client_shows_each_workflows_own_actions(client, tokens, li
     assert "errors" not in listed, listed["errors"]
     actions = {w["id"]: [a["type"] for a in w["actions"]] for w in listed["data"]["workflows"]}
     assert actions == {notifying["id"]: ["send_notification"], waiting["id"]: ["wait"]}
+    cached = sorted(key for key in listed["cache"] if key.startswith("Action:"))
+    assert cached == sorted(f"Action:{w['id']}:action-1" for w in (notifying, waiting))

@@ -1,0 +1,136 @@
+"""Batched loading for one request (Strawberry's DataLoader): the loads of one kind made
+while a request resolves one level of its selection reach the database as one statement,
+so a page of executions with their workflows and steps costs a fixed number of queries.
+
+Every loader reads for one caller and only rows of the workspaces that caller belongs to
+(`store.reads` scopes each statement by membership): a key naming another workspace's row,
+or no row at all, loads None, never the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from runcast.domain import records
+from runcast.domain.enums import ExecutionStatus, Role
+from runcast.resolvers import records as to_record
+from runcast.store import reads
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+D = TypeVar("D")
+
+
+@dataclass(frozen=True, slots=True)
+class MemberWorkspace:
+    """A workspace as its member sees it: with the member's role."""
+
+    id: str
+    slug: str
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class Loaders:
+    """The loaders of one request, all reading for the same caller."""
+
+    workflows: DataLoader[str, records.Workflow | None]
+    executions: DataLoader[str, records.Execution | None]
+    tasks: DataLoader[str, records.Task | None]
+    notifications: DataLoader[str, records.Notification | None]
+    workspaces: DataLoader[str, MemberWorkspace | None]
+    steps: DataLoader[str, tuple[records.Step, ...]]
+    workflow_statistics: DataLoader[str, records.Statistics]
+
+
+def _by_key(
+    read: Callable[[list[K]], Awaitable[Mapping[K, V]]], missing: D
+) -> Callable[[list[K]], Awaitable[list[V | D]]]:
+    """A batch function answering, for each key in order, what `read` found for it (or
+    `missing`)."""
+
+    async def load(keys: list[K]) -> list[V | D]:
+        found = await read(keys)
+        return [found.get(key, missing) for key in keys]
+
+    return load
+
+
+def _indexed(rows: Iterable[Any], record: Callable[[Any], V]) -> dict[str, V]:
+    return {row.id: record(row) for row in rows}
+
+
+def _rounded_rate(part: int, whole: int) -> float:
+    """A percentage with two decimals, rounded half up (as the listings' statistics)."""
+    if whole == 0:
+        return 0.0
+    return (10_000 * part * 2 // whole + 1) // 2 / 100
+
+
+def statistics_of(figures: reads.WorkflowFigures | None) -> records.Statistics:
+    """The statistics of one workflow's executions from the figures the database summed."""
+    counts = figures.counts if figures is not None else {}
+    total = sum(counts.values())
+    timed = figures.timed if figures is not None else 0
+    total_ms = figures.total_ms if figures is not None else 0
+    return records.Statistics(
+        total=total,
+        by_status=MappingProxyType({s: counts[s] for s in ExecutionStatus if counts.get(s)}),
+        success_rate=_rounded_rate(counts.get(ExecutionStatus.COMPLETED, 0), total),
+        average_duration_ms=(2 * total_ms + timed) // (2 * timed) if timed else None,
+        p50_duration_ms=figures.p50_ms if figures is not None else None,
+        p95_duration_ms=figures.p95_ms if figures is not None else None,
+    )
+
+
+def loaders_for(user_id: str, *, cache: bool = True) -> Loaders:
+    """Loaders reading for `user_id`. `cache=False` still batches but remembers nothing,
+    for a websocket whose later operations must see fresh rows."""
+
+    async def workflows(ids: Sequence[str]) -> dict[str, records.Workflow]:
+        return _indexed(await reads.workflows_by_ids(user_id, ids), to_record.workflow)
+
+    async def executions(ids: Sequence[str]) -> dict[str, records.Execution]:
+        return _indexed(await reads.executions_by_ids(user_id, ids), to_record.execution)
+
+    async def tasks(ids: Sequence[str]) -> dict[str, records.Task]:
+        return _indexed(await reads.tasks_by_ids(user_id, ids), to_record.task)
+
+    async def notifications(ids: Sequence[str]) -> dict[str, records.Notification]:
+        return _indexed(await reads.notifications_by_ids(user_id, ids), to_record.notification)
+
+    async def workspaces(ids: Sequence[str]) -> dict[str, MemberWorkspace]:
+        standings = await reads.standings_by_workspace_ids(user_id, ids)
+        return {
+            s.workspace.id: MemberWorkspace(
+                s.workspace.id, s.workspace.slug, s.workspace.name, s.role
+            )
+            for s in standings
+        }
+
+    async def steps(ids: Sequence[str]) -> dict[str, tuple[records.Step, ...]]:
+        grouped = await reads.steps_by_execution_ids(user_id, ids)
+        return {key: tuple(to_record.step(row) for row in rows) for key, rows in grouped.items()}
+
+    async def statistics(ids: Sequence[str]) -> dict[str, records.Statistics]:
+        figures = await reads.workflow_figures(user_id, ids)
+        return {key: statistics_of(figures.get(key)) for key in ids}
+
+    def loader(load: Callable[[list[K]], Awaitable[list[V]]]) -> DataLoader[K, V]:
+        return DataLoader(load_fn=load, cache=cache)
+
+    return Loaders(
+        workflows=loader(_by_key(workflows, None)),
+        executions=loader(_by_key(executions, None)),
+        tasks=loader(_by_key(tasks, None)),
+        notifications=loader(_by_key(notifications, None)),
+        workspaces=loader(_by_key(workspaces, None)),
+        steps=loader(_by_key(steps, ())),
+        workflow_statistics=loader(_by_key(statistics, statistics_of(None))),
+    )
