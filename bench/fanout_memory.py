@@ -242,6 +242,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     env = {
         "RUNCAST_BROADCAST_URL": REDIS_URL if args.broadcast == "redis" else "memory://",
         "RUNCAST_MAX_CONCURRENT_EXECUTIONS": str(args.executions),
+        # every client connects from 127.0.0.1
+        "RUNCAST_MAX_CONNECTIONS_PER_ADDRESS": str(limit),
     }
     with server(args.backend, **env) as live:
         idle_rss = live.rss_mib()

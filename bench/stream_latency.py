@@ -64,7 +64,7 @@ from bench.harness import (
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SUBSCRIPTION = """
-subscription Events($ws: String!, $id: String!) {
+subscription Events($ws: String!, $id: ID!) {
   executionEvents(workspaceSlug: $ws, executionId: $id) {
     __typename
     ... on ExecutionConnected { seq executionId timestamp }
@@ -472,6 +472,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     env = {
         "RUNCAST_BROADCAST_URL": broadcast,
         "RUNCAST_MAX_CONCURRENT_EXECUTIONS": str(args.executions),
+        # every client connects from 127.0.0.1
+        "RUNCAST_MAX_CONNECTIONS_PER_ADDRESS": str(limit),
     }
     phases: list[Phase] = []
     with server(args.backend, **env) as live:

@@ -52,6 +52,8 @@ class ExecutionFields(Protocol):
     def duration_ms(self) -> int | None: ...
     @property
     def is_simulation(self) -> bool: ...
+    @property
+    def trigger_type(self) -> str: ...
 
 
 def step_event(step: StepFields) -> dict[str, Any]:
@@ -92,6 +94,7 @@ def status_change(execution: ExecutionFields) -> dict[str, Any]:
         "completedAt": iso(execution.completed_at),
         "durationMs": execution.duration_ms,
         "isSimulation": execution.is_simulation,
+        "triggerType": execution.trigger_type,
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import weakref
 from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,7 +76,18 @@ def _decoded(message: str) -> Event:
     every subscriber the same string, so the cache key is cheap to hash. Subscribers read
     a message at nearly the same moment, so a small cache serves them all and bounds what
     large payloads can hold on to."""
-    return Event.from_message(json.loads(message))
+    event = Event.from_message(json.loads(message))
+    _broadcast[id(event)] = event
+    return event
+
+
+_broadcast: weakref.WeakValueDictionary[int, Event] = weakref.WeakValueDictionary()
+
+
+def is_broadcast(event: Event) -> bool:
+    """Whether `event` is the object every stream of its execution received live (what
+    each stream reads from the log, in a replay or after a gap, is its own copy)."""
+    return _broadcast.get(id(event)) is event
 
 
 async def _poll(execution_id: str, last: int) -> list[Event] | None:
@@ -145,8 +157,13 @@ async def workspace_changes(hub: Hub, workspace_id: str) -> AsyncGenerator[dict[
 
 
 def _decode(message: str | None) -> dict[str, Any] | None:
-    if message is None:
-        return None
+    return None if message is None else _decoded_change(message)
+
+
+@functools.lru_cache(maxsize=128)
+def _decoded_change(message: str) -> dict[str, Any] | None:
+    """One decode per published change, the same dict for every stream that receives it
+    (so readers must not change it), like `_decoded` for execution events."""
     try:
         change = json.loads(message)
     except ValueError:

@@ -12,6 +12,7 @@ from runcast.errors import ValidationError
 from runcast.models import Role
 from runcast.resolvers.auth import require_role
 from runcast.resolvers.executions import get_execution_in
+from runcast.resolvers.workflows import get_workflow_in
 
 MAX_EVENT_ID_DIGITS = 18
 
@@ -64,6 +65,14 @@ async def open_workspace_stream(caller: Caller, workspace: str) -> str:
     """Check that `caller` may watch the workspace (VIEWER); return its id."""
     access = await require_role(caller, workspace, Role.VIEWER)
     return str(access.workspace.id)
+
+
+async def open_workflow_stream(caller: Caller, workspace: str, workflow_id: str) -> tuple[str, str]:
+    """Check that `caller` may watch the workflow's executions (VIEWER) and that the
+    workflow is the workspace's (WORKFLOW_NOT_FOUND otherwise); return both ids."""
+    access = await require_role(caller, workspace, Role.VIEWER)
+    workflow = await get_workflow_in(access, workflow_id)
+    return str(access.workspace.id), str(workflow.id)
 
 
 def connected_event(execution_id: str) -> dict[str, Any]:

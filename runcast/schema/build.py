@@ -17,6 +17,7 @@ from strawberry.extensions import (
 
 from runcast.schema.cost import QueryCost
 from runcast.schema.errors import ContractErrors, Schema
+from runcast.schema.multiplex import MultiplexedExecutor
 from runcast.schema.mutation import Mutation
 from runcast.schema.query import Query
 from runcast.schema.scalars import SCALAR_OVERRIDES
@@ -69,12 +70,14 @@ class CachedParse(SchemaExtension):
 
 def build_schema() -> Schema:
     """A new schema. Extensions are passed as factories so no state is shared; the parse
-    and validation caches are bounded LRU caches of documents, not of per-request state."""
+    and validation caches are bounded LRU caches of documents, not of per-request state.
+    Subscription events run through the multiplexer (`multiplex.py`)."""
     return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         scalar_overrides=SCALAR_OVERRIDES,
+        execution_context_class=MultiplexedExecutor,
         extensions=[
             ContractErrors,
             QueryLimits,

@@ -1,15 +1,18 @@
-"""GraphQL subscriptions: an execution's events and a workspace's status changes.
+"""GraphQL subscriptions: an execution's events, a workspace's and a workflow's status changes.
 
-Both feed on `runcast.events.stream`, the same streams the SSE route serves; this module only
+All feed on `runcast.events.stream`, the same streams the SSE route serves; this module only
 checks access (through `runcast.resolvers.streams`) and turns events into GraphQL types.
+Every stream of a live event yields the same GraphQL object for it, and counts itself in
+its selection's group while it runs, so that each selection runs once per event
+(`runcast.schema.multiplex`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -17,10 +20,11 @@ from strawberry.types import Info
 
 from runcast.domain.events import Event
 from runcast.events.hub import Hub
-from runcast.events.stream import execution_events, workspace_changes
+from runcast.events.stream import execution_events, is_broadcast, workspace_changes
 from runcast.resolvers import streams
 from runcast.schema.context import Context
-from runcast.schema.types import ExecutionStatus
+from runcast.schema.multiplex import MULTIPLEXER
+from runcast.schema.types import ExecutionStatus, TriggerType
 
 
 @strawberry.type
@@ -84,6 +88,7 @@ class ExecutionStatusChange:
     completed_at: datetime | None
     duration_ms: int | None
     is_simulation: bool
+    trigger_type: TriggerType
 
 
 def to_graphql(event: Event) -> StepEvent | ProgressEvent | CompleteEvent | ErrorEvent:
@@ -119,6 +124,61 @@ def to_graphql(event: Event) -> StepEvent | ProgressEvent | CompleteEvent | Erro
     return ErrorEvent(seq=event.seq, message=data["message"])
 
 
+@strawberry.input
+class ExecutionChangeFilter:
+    """Which status changes a feed sends: each given field must match (a list, any of its
+    values; an empty list matches nothing); an absent or null field matches all."""
+
+    status: list[ExecutionStatus] | None = None
+    workflow_id: strawberry.ID | None = None
+    trigger_type: list[TriggerType] | None = None
+
+
+def _matches(change: dict[str, Any], wanted: ExecutionChangeFilter | None) -> bool:
+    if wanted is None:
+        return True
+    return (
+        (wanted.status is None or change["status"] in wanted.status)
+        and (wanted.workflow_id is None or change["workflowId"] == wanted.workflow_id)
+        and (wanted.trigger_type is None or change.get("triggerType") in wanted.trigger_type)
+    )
+
+
+def to_status_change(change: dict[str, Any]) -> ExecutionStatusChange:
+    return ExecutionStatusChange(
+        execution_id=change["executionId"],
+        workflow_id=change["workflowId"],
+        status=ExecutionStatus(change["status"]),
+        started_at=change["startedAt"],
+        completed_at=change["completedAt"],
+        duration_ms=change["durationMs"],
+        is_simulation=change["isSimulation"],
+        trigger_type=TriggerType(change["triggerType"]),
+    )
+
+
+def _shared(build: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`build`, returning the same object for the same source object to every stream."""
+    return lambda source: MULTIPLEXER.shared_payload(source, build)
+
+
+_shared_event = _shared(to_graphql)
+_shared_change = _shared(to_status_change)
+
+
+T = TypeVar("T")
+
+
+async def _in_group(
+    info: Info[Context, None], items: AsyncGenerator[T, None]
+) -> AsyncGenerator[T, None]:
+    """`items`, counted in the subscription's selection group while they flow."""
+    with MULTIPLEXER.member(info.operation, info.variable_values):
+        async with aclosing(items):
+            async for item in items:
+                yield item
+
+
 async def _execution_events(
     hub: Hub, start: streams.StreamStart
 ) -> AsyncGenerator[ExecutionEvent, None]:
@@ -130,23 +190,16 @@ async def _execution_events(
     )
     async with aclosing(execution_events(hub, start.execution_id, start.after)) as events:
         async for event in events:
-            yield to_graphql(event)
+            yield _shared_event(event) if is_broadcast(event) else to_graphql(event)
 
 
 async def _status_changes(
-    hub: Hub, workspace_id: str
+    hub: Hub, workspace_id: str, wanted: ExecutionChangeFilter | None
 ) -> AsyncGenerator[ExecutionStatusChange, None]:
     async with aclosing(workspace_changes(hub, workspace_id)) as changes:
         async for change in changes:
-            yield ExecutionStatusChange(
-                execution_id=change["executionId"],
-                workflow_id=change["workflowId"],
-                status=ExecutionStatus(change["status"]),
-                started_at=change["startedAt"],
-                completed_at=change["completedAt"],
-                duration_ms=change["durationMs"],
-                is_simulation=change["isSimulation"],
-            )
+            if _matches(change, wanted):
+                yield _shared_change(change)
 
 
 @strawberry.type
@@ -163,13 +216,30 @@ class Subscription:
         `CompleteEvent`. A finished execution already seen to its end sends nothing."""
         caller = await info.context.caller()
         start = await streams.open_execution_stream(caller, workspace_slug, execution_id, after)
-        return _execution_events(info.context.app_state.hub, start)
+        return _in_group(info, _execution_events(info.context.app_state.hub, start))
 
     @strawberry.subscription
     async def workspace_executions(
-        self, info: Info[Context, None], workspace_slug: str
+        self,
+        info: Info[Context, None],
+        workspace_slug: str,
+        filter: ExecutionChangeFilter | None = None,
     ) -> AsyncGenerator[ExecutionStatusChange, None]:
-        """Every status change of every execution in the workspace."""
+        """Every status change of the workspace's executions that `filter` matches."""
         caller = await info.context.caller()
         workspace_id = await streams.open_workspace_stream(caller, workspace_slug)
-        return _status_changes(info.context.app_state.hub, workspace_id)
+        hub = info.context.app_state.hub
+        return _in_group(info, _status_changes(hub, workspace_id, filter))
+
+    @strawberry.subscription
+    async def workflow_executions(
+        self, info: Info[Context, None], workspace_slug: str, workflow_id: strawberry.ID
+    ) -> AsyncGenerator[ExecutionStatusChange, None]:
+        """Every status change of the workflow's executions."""
+        caller = await info.context.caller()
+        workspace_id, known_id = await streams.open_workflow_stream(
+            caller, workspace_slug, workflow_id
+        )
+        wanted = ExecutionChangeFilter(workflow_id=strawberry.ID(known_id))
+        hub = info.context.app_state.hub
+        return _in_group(info, _status_changes(hub, workspace_id, wanted))

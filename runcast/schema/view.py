@@ -46,6 +46,7 @@ from runcast.jsonsafe import parse_json
 from runcast.resolvers.auth import bearer_from_header
 from runcast.schema.build import parsed_document
 from runcast.schema.context import Context, token_from_params
+from runcast.schema.multiplex import MULTIPLEXER
 from runcast.schema.persisted import PersistedQueries
 from runcast.schema.response_size import encode_capped
 from runcast.settings import Settings
@@ -241,8 +242,10 @@ class RuncastGraphQL(GraphQL[Context, None]):
         return self._persisted
 
     def encode_json(self, data: object) -> str:
-        """Every answer and websocket message, encoded once, under the response cap."""
-        return encode_capped(data, self.max_response_bytes)
+        """Every answer and websocket message, encoded once, under the response cap; a
+        subscription event's payload shared by many subscribers is encoded once for all."""
+        frame = MULTIPLEXER.encoded_frame(data, self.max_response_bytes)
+        return frame if frame is not None else encode_capped(data, self.max_response_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
