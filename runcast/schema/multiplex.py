@@ -38,6 +38,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 RECENT_RESULTS = 64
 SHARED_PAYLOADS = 512
 FRAME_TYPES = ("next", "data")
+FRAME_KEYS = {"id", "type", "payload"}
 
 T = TypeVar("T")
 SelectionKey = tuple[int, Hashable]
@@ -208,10 +209,10 @@ class Multiplexer:
         """A `next`/`data` message whose payload is a shared result without errors, with that
         payload encoded once for all its subscribers; None for any other message, or when
         the frame would be over `max_bytes` (the caller's cap then answers it)."""
-        if not isinstance(message, dict) or message.get("type") not in FRAME_TYPES:
+        if not isinstance(message, dict) or message.keys() != FRAME_KEYS:
             return None
-        payload = message.get("payload")
-        if not isinstance(payload, dict) or payload.keys() != {"data"}:
+        kind, payload = message["type"], message["payload"]
+        if kind not in FRAME_TYPES or not isinstance(payload, dict) or payload.keys() != {"data"}:
             return None
         data = payload["data"]
         shared = self.by_data.get(id(data))
@@ -220,10 +221,13 @@ class Multiplexer:
         if shared.payload_json is None:
             shared.payload_json = _dumps(payload)
             self.payload_encodings += 1
+        # Only the id needs encoding: the keys and the type are among the literals above.
         parts = [
-            f"{_dumps(k)}:{shared.payload_json if k == 'payload' else _dumps(v)}"
+            f'"{k}":"{kind}"' if k == "type" else f'"{k}":{_dumps(v)}'
             for k, v in message.items()
+            if k != "payload"
         ]
+        parts.append(f'"payload":{shared.payload_json}')
         frame = "{" + ",".join(parts) + "}"
         return frame if len(frame) <= max_bytes else None
 
