@@ -9,7 +9,7 @@ A list field costs its size times (1 + the cost of its selection):
   A literal counts as given, clamped to the field's maximum; an absent argument counts as
   the field's default page; a variable counts as the maximum, because the cost belongs to
   the document (it is computed once, in validation, and cached with it);
-- lists the server caps (`tasks`, `notifications`) count at their cap;
+- lists the server caps (`tasks`, `notifications`, `nodes`) count at their cap;
 - any other list (a workspace's `workflows`, a workflow's `actions`, an execution's
   `steps`) counts as ASSUMED_LIST_SIZE items.
 
@@ -45,6 +45,7 @@ from strawberry.extensions import SchemaExtension
 
 from runcast.errors import ValidationError
 from runcast.resolvers import history, outputs
+from runcast.schema.nodes import MAX_NODES
 from runcast.settings import Settings
 
 JSON_FIELD_COST = 100
@@ -67,7 +68,11 @@ class Paging:
 PAGED_FIELDS = {"Query.executions": Paging(history.DEFAULT_LIMIT, history.MAX_LIMIT)}
 # A paged field missing from PAGED_FIELDS counts at the listings' largest page.
 OTHER_PAGED_FIELD = Paging(history.MAX_LIMIT, history.MAX_LIMIT)
-CAPPED_LISTS = {"Query.tasks": outputs.LIST_LIMIT, "Query.notifications": outputs.LIST_LIMIT}
+CAPPED_LISTS = {
+    "Query.tasks": outputs.LIST_LIMIT,
+    "Query.notifications": outputs.LIST_LIMIT,
+    "Query.nodes": MAX_NODES,
+}
 
 
 class OperationCost:

@@ -264,3 +264,16 @@ async def test_a_page_of_executions_with_workflows_and_steps_is_a_fixed_number_o
     assert hundred == four
     # token, executions, their workflows, steps, the workflows' counts and percentiles
     assert hundred <= 6, hundred
+
+
+async def test_nodes_costs_as_many_items_as_it_may_answer(client, tokens):
+    """A hundred workflows with their trigger and action configs (open JSON) cost more than
+    an operation may; counted at the ten items an uncapped list is assumed to hold, they
+    would not."""
+    query = """query($ids: [ID!]!) {
+      nodes(ids: $ids) { ... on Workflow { trigger actions { config } } }
+    }"""
+    answer = await graphql(client, query, tokens.headers("viewer"), ids=["wf_x"])
+    assert answer["data"] is None
+    assert [e["extensions"]["code"] for e in answer["errors"]] == ["VALIDATION_ERROR"]
+    assert "cost" in answer["errors"][0]["message"].lower()
