@@ -1,11 +1,13 @@
-"""Benchmark the execution listing (issue 5) on SQLite against a raw-driver floor.
+"""Benchmark the execution listings (issues 5 and 12) on SQLite against a raw-driver floor.
 
-Builds a SQLite database holding one workflow with --rows executions, then times
-`GET .../workflows/:id/executions` through the real app (httpx ASGITransport, with auth,
-ORM and JSON) for the first page and for a filtered page, --repeat times each. The floor
-replays the very SQL statements the resolver sent to the `execution` table (the page, the
-GROUP BY and the percentile queries), captured from Tortoise's query log, directly on the
-sqlite3 driver. Run: `python bench/history.py [--rows 100000] [--repeat 50] [--json out.json]`.
+Builds a SQLite database holding one workflow with --rows executions, then times, through
+the real app (httpx ASGITransport, with auth, the store and JSON), --repeat times each:
+`GET .../workflows/:id/executions` for the first page and for a filtered page, and the
+GraphQL `executions` connection for a page of 100 executions with their workflow, the
+total and the statistics (the workflow's, and the whole workspace's). The floor replays
+the very SQL statements the request sent to the `execution` table (the page, the GROUP BY
+and the percentile queries), captured from Tortoise's query log, directly on the sqlite3
+driver. Run: `python bench/history.py [--rows 100000] [--repeat 50] [--json out.json]`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import logging
 import math
 import platform
 import random
+import re
 import sqlite3
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,41 @@ COLUMNS = (
     "is_simulation, cancel_requested, created_at, started_at, completed_at, duration_ms, "
     "last_seq, fencing_token"
 )
+
+
+GRAPHQL_PAGE = """
+query($filter: ExecutionFilter) {
+  executions(workspaceSlug: "bench", first: 100, filter: $filter) {
+    edges { cursor node { id status startedAt completedAt durationMs workflow { id name } } }
+    pageInfo { hasNextPage endCursor }
+    totalCount
+    statistics {
+      total byStatus { pending running completed failed cancelled }
+      successRate averageDurationMs p50DurationMs p95DurationMs
+    }
+  }
+}
+"""
+_FROM_EXECUTION = re.compile(r'\bFROM "?execution"?(?:\s|$)')
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One request to time: a GET of `path` with `params`, or a POST of `body` to it."""
+
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+
+    async def send(self, client: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:
+        if self.body is not None:
+            response = await client.post(self.path, json=self.body, headers=headers)
+        else:
+            response = await client.get(self.path, params=self.params, headers=headers)
+        response.raise_for_status()
+        if self.body is not None and "errors" in response.json():
+            raise RuntimeError(response.text[:500])
+        return response
 
 
 class QueryLog(logging.Handler):
@@ -112,34 +151,36 @@ async def build_database(path: Path, rows: int) -> tuple[str, str]:
 
 
 async def time_route(
-    client: httpx.AsyncClient, url: str, params: dict[str, str], headers: dict[str, str], n: int
+    client: httpx.AsyncClient, scenario: Scenario, headers: dict[str, str], n: int
 ) -> list[float]:
     samples = []
     for _ in range(n):
         began = time.perf_counter()
-        response = await client.get(url, params=params, headers=headers)
+        await scenario.send(client, headers)
         samples.append((time.perf_counter() - began) * 1000)
-        response.raise_for_status()
     return samples
 
 
 async def capture_statements(
-    client: httpx.AsyncClient, url: str, params: dict[str, str], headers: dict[str, str]
+    client: httpx.AsyncClient, scenario: Scenario, headers: dict[str, str]
 ) -> list[tuple[str, list[Any]]]:
-    """The statements one request sends to the `execution` table."""
+    """The statements one request sends to the `execution` table (on the ORM's connection,
+    where the listings read, or on the store's own)."""
     log = QueryLog()
-    logger = logging.getLogger("tortoise.db_client")
-    logger.addHandler(log)
-    logger.setLevel(logging.DEBUG)
+    loggers = [logging.getLogger(name) for name in ("tortoise.db_client", "runcast.sql")]
+    for logger in loggers:
+        logger.addHandler(log)
+        logger.setLevel(logging.DEBUG)
     try:
-        (await client.get(url, params=params, headers=headers)).raise_for_status()
+        await scenario.send(client, headers)
     finally:
-        logger.removeHandler(log)
-        logger.setLevel(logging.WARNING)
+        for logger in loggers:
+            logger.removeHandler(log)
+            logger.setLevel(logging.WARNING)
     return [
         (sql, p)
         for sql, p in log.statements
-        if sql.startswith("SELECT") and 'FROM "execution"' in sql
+        if sql.startswith("SELECT") and _FROM_EXECUTION.search(sql)
     ]
 
 
@@ -168,26 +209,38 @@ async def run(rows: int, repeat: int, directory: Path) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     url = f"/api/workspaces/bench/workflows/{workflow_id}/executions"
     scenarios = {
-        "first page + statistics": {},
-        "filtered (2 statuses, 30 days, offset 40)": {
-            "status": "FAILED,CANCELLED",
-            "from": "2024-10-01T00:00:00Z",
-            "to": "2024-10-31T00:00:00Z",
-            "offset": "40",
-        },
+        "first page + statistics": Scenario(url),
+        "filtered (2 statuses, 30 days, offset 40)": Scenario(
+            url,
+            {
+                "status": "FAILED,CANCELLED",
+                "from": "2024-10-01T00:00:00Z",
+                "to": "2024-10-31T00:00:00Z",
+                "offset": "40",
+            },
+        ),
+        "graphql: 100 + workflow + statistics": Scenario(
+            "/graphql",
+            body={"query": GRAPHQL_PAGE, "variables": {"filter": {"workflowId": workflow_id}}},
+        ),
+        "graphql: same, workspace-wide": Scenario(
+            "/graphql", body={"query": GRAPHQL_PAGE, "variables": {}}
+        ),
     }
     app = create_app(Settings(database_url=f"sqlite://{path}", poll_seconds=60.0))
     results: dict[str, Any] = {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            for name, params in scenarios.items():
-                await time_route(client, url, params, headers, 3)
-                statements = await capture_statements(client, url, params, headers)
-                resolver = await time_route(client, url, params, headers, repeat)
+            for name, scenario in scenarios.items():
+                await time_route(client, scenario, headers, 3)
+                statements = await capture_statements(client, scenario, headers)
+                resolver = await time_route(client, scenario, headers, repeat)
                 time_floor(path, statements, 3)
                 floor = time_floor(path, statements, repeat)
-                body = (await client.get(url, params=params, headers=headers)).json()
+                body = (await scenario.send(client, headers)).json()
+                if scenario.body is not None:
+                    body = body["data"]["executions"]
                 results[name] = {
                     "resolver_ms": {p: round(nearest_rank(resolver, p), 2) for p in (50, 95)},
                     "floor_ms": {p: round(nearest_rank(floor, p), 2) for p in (50, 95)},

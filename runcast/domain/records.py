@@ -211,10 +211,13 @@ class CancelResult:
 
 @dataclass(frozen=True, slots=True)
 class Pagination:
+    """An offset listing's page; `next_cursor` continues after it (None at the end)."""
+
     total: int
     offset: int
     limit: int
     has_more: bool
+    next_cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +243,31 @@ class ExecutionPage:
     executions: tuple[Execution, ...]
     pagination: Pagination
     statistics: Statistics | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionEdge:
+    cursor: str
+    node: Execution
+
+
+@dataclass(frozen=True, slots=True)
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionConnection:
+    """A page of a keyset listing (newest first) in Relay's shape; `total_count` and
+    `statistics` cover every matching execution, and are None when not asked for."""
+
+    edges: tuple[ExecutionEdge, ...]
+    page_info: PageInfo
+    total_count: int | None = None
+    statistics: Statistics | None = None
 
 
 @dataclass(frozen=True, slots=True)

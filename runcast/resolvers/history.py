@@ -1,55 +1,105 @@
-"""Execution history: filtered, paginated listings with statistics computed by the database."""
+"""Execution history: filtered listings (by offset, by cursor, or as a Relay connection)
+with statistics computed by the database.
+
+This module validates arguments, checks access and maps what `runcast.store.history`
+reads into domain records; the queries themselves live in the store.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
-from typing import cast
-
-from pypika_tortoise.context import SqlContext
-from pypika_tortoise.terms import AggregateFunction, Term
-from tortoise import connections
-from tortoise.expressions import Aggregate
-from tortoise.functions import Count, Sum
-from tortoise.queryset import QuerySet
 
 from runcast.domain import records
 from runcast.domain.callers import Caller
-from runcast.domain.enums import FINAL_EXECUTION_STATUSES, ExecutionStatus
+from runcast.domain.enums import ExecutionStatus, Role, TriggerType
 from runcast.errors import ExecutionNotFound, ValidationError
 from runcast.ids import is_wellformed_id
-from runcast.models import Execution, Role, StepRun, Workflow
+from runcast.models import Execution, StepRun, Workflow
 from runcast.resolvers import records as to_record
-from runcast.resolvers.auth import require_role
+from runcast.resolvers.auth import Access, require_role
 from runcast.resolvers.executions import load_steps_with_state
 from runcast.resolvers.workflows import get_workflow_in
+from runcast.store import history as store
 from runcast.store import reads
+from runcast.store.history import Keyset, Window
 
 STATUSES = tuple(ExecutionStatus)
+TRIGGER_TYPES = tuple(TriggerType)
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_OFFSET = 2**31 - 1
-PERCENTILES = (50, 95)
+MAX_TEXT = 200
+CURSOR_VERSION = "v1"
 _INTEGER = re.compile(r"-?[0-9]{1,30}")
 # A `+01:00` offset typed unencoded into a query string arrives as ` 01:00`.
 _SPACED_OFFSET = re.compile(
     r"(.+[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?) ([0-9]{2}:?[0-9]{2})"
 )
+MAX_CURSOR_LENGTH = 512
+"""Longer than any cursor `encode_cursor` makes (about 150 characters at most)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Validated listing filters: statuses (empty means all), an inclusive startedAt range,
+    trigger types (empty means all), who triggered, and text in the error message."""
+
+    statuses: tuple[ExecutionStatus, ...] = ()
+    started_from: datetime | None = None
+    started_to: datetime | None = None
+    trigger_types: tuple[TriggerType, ...] = ()
+    triggered_by: str | None = None
+    search: str | None = None
+
+    def of(self, workspace_id: str, workflow_id: str | None) -> store.ExecutionFilter:
+        return store.ExecutionFilter(
+            workspace_id=workspace_id,
+            workflow_id=workflow_id,
+            statuses=self.statuses,
+            started_from=self.started_from,
+            started_to=self.started_to,
+            trigger_types=self.trigger_types,
+            triggered_by=self.triggered_by,
+            search=self.search,
+        )
 
 
 @dataclass(frozen=True)
 class HistoryQuery:
-    """Validated listing filters: statuses (empty means all), a startedAt range, a page."""
+    """An offset listing's filters and page: `limit` rows past `offset`, or right after
+    `cursor` (the place a previous page's `nextCursor` names) in its stead."""
 
-    statuses: tuple[str, ...] = ()
-    started_from: datetime | None = None
-    started_to: datetime | None = None
+    filters: Filters = Filters()
     offset: int = 0
     limit: int = DEFAULT_LIMIT
+    cursor: Keyset | None = None
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A connection's page: the `size` executions after `after` (and before `before`),
+    or with `from_end` the last `size` of them."""
+
+    size: int = DEFAULT_LIMIT
+    after: Keyset | None = None
+    before: Keyset | None = None
+    from_end: bool = False
+
+
+@dataclass(frozen=True)
+class Wants:
+    """Which figures over every matching execution a connection's reader selected."""
+
+    total_count: bool = True
+    statistics: bool = True
 
 
 def _invalid(field: str, message: str) -> ValidationError:
@@ -60,21 +110,45 @@ def _blank(value: str | int | None) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _statuses(value: str | Sequence[str] | None) -> tuple[str, ...]:
+def _words(value: str | Sequence[str] | None) -> list[str]:
     items = [value] if isinstance(value, str) else list(value or ())
-    chosen: list[str] = []
-    for part in (p.strip().upper() for item in items for p in item.split(",")):
-        if not part:
-            continue
+    return [part for item in items for part in (p.strip() for p in item.split(",")) if part]
+
+
+def _statuses(value: str | Sequence[str] | None) -> tuple[ExecutionStatus, ...]:
+    chosen: list[ExecutionStatus] = []
+    for part in (word.upper() for word in _words(value)):
         if part not in STATUSES:
             raise _invalid("status", f"unknown status; expected some of {', '.join(STATUSES)}")
         if part not in chosen:
-            chosen.append(part)
+            chosen.append(ExecutionStatus(part))
     return tuple(chosen)
 
 
-def _instant(field: str, value: str | None) -> datetime | None:
+def _trigger_types(value: str | Sequence[str] | None) -> tuple[TriggerType, ...]:
+    chosen: list[TriggerType] = []
+    for part in (word.lower() for word in _words(value)):
+        if part not in TRIGGER_TYPES:
+            raise _invalid(
+                "triggerType", f"unknown trigger type; expected some of {', '.join(TRIGGER_TYPES)}"
+            )
+        if part not in chosen:
+            chosen.append(TriggerType(part))
+    return tuple(chosen)
+
+
+def _text(field: str, value: str | None) -> str | None:
+    if value is None or _blank(value):
+        return None
+    if len(value) > MAX_TEXT:
+        raise _invalid(field, f"must be at most {MAX_TEXT} characters")
+    return value.strip()
+
+
+def _instant(field: str, value: str | datetime | None) -> datetime | None:
     """An ISO 8601 date or date-time in UTC; one without an offset is taken as UTC."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
     if value is None or _blank(value):
         return None
     text = value.strip()
@@ -103,95 +177,116 @@ def _integer(field: str, value: str | int | None) -> int | None:
     return int(text)
 
 
-def parse_query(
+def encode_cursor(key: Keyset) -> str:
+    """An opaque cursor naming a place in the listing order (versioned, URL-safe)."""
+    text = json.dumps([CURSOR_VERSION, key.started_at.astimezone(UTC).isoformat(), key.id])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(field: str, cursor: str | None) -> Keyset | None:
+    """The place a cursor of `encode_cursor` names; VALIDATION_ERROR for anything else."""
+    if cursor is None or _blank(cursor):
+        return None
+    problem = _invalid(field, "is not a cursor of this listing")
+    text = cursor.strip()
+    if len(text) > MAX_CURSOR_LENGTH:
+        raise problem
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, ValueError):
+        raise problem from None
+    if not (
+        isinstance(decoded, list)
+        and len(decoded) == 3
+        and decoded[0] == CURSOR_VERSION
+        and all(isinstance(part, str) for part in decoded[1:])
+        and is_wellformed_id(decoded[2])
+    ):
+        raise problem
+    try:
+        moment = datetime.fromisoformat(decoded[1])
+    except ValueError:
+        raise problem from None
+    if moment.tzinfo is None:
+        raise problem
+    return Keyset(moment.astimezone(UTC), decoded[2])
+
+
+def parse_filters(
     *,
     status: str | Sequence[str] | None = None,
-    from_: str | None = None,
-    to: str | None = None,
-    offset: str | int | None = None,
-    limit: str | int | None = None,
-) -> HistoryQuery:
-    """Validate listing arguments as REST query strings or GraphQL values give them.
+    from_: str | datetime | None = None,
+    to: str | datetime | None = None,
+    trigger_type: str | Sequence[str] | None = None,
+    triggered_by: str | None = None,
+    search: str | None = None,
+) -> Filters:
+    """Validate listing filters as REST query strings or GraphQL values give them.
 
-    `status` is one status, a comma-separated list or a sequence; `from`/`to` bound
-    startedAt inclusively; `limit` is clamped to 1..100; blank values count as absent.
+    `status` and `trigger_type` are one value, a comma-separated list or a sequence;
+    `from`/`to` bound startedAt inclusively; blank values count as absent.
     """
     started_from, started_to = _instant("from", from_), _instant("to", to)
     if started_from and started_to and started_from > started_to:
         raise _invalid("from", "must not be after to")
-    skip = _integer("offset", offset)
-    if skip is not None and not 0 <= skip <= MAX_OFFSET:
-        raise _invalid("offset", f"must be between 0 and {MAX_OFFSET}")
-    size = _integer("limit", limit)
-    return HistoryQuery(
+    return Filters(
         statuses=_statuses(status),
         started_from=started_from,
         started_to=started_to,
-        offset=skip or 0,
-        limit=DEFAULT_LIMIT if size is None else min(max(size, 1), MAX_LIMIT),
+        trigger_types=_trigger_types(trigger_type),
+        triggered_by=_text("triggeredBy", triggered_by),
+        search=_text("search", search),
     )
 
 
-class _PercentileDiscTerm(AggregateFunction):
-    """`PERCENTILE_DISC(fraction) WITHIN GROUP (ORDER BY term)`, Postgres' nearest rank."""
-
-    def __init__(self, term: Term, fraction: float) -> None:
-        super().__init__("PERCENTILE_DISC", term)
-        self.fraction = float(fraction)
-
-    def get_function_sql(self, ctx: SqlContext) -> str:
-        order = self.get_arg_sql(self.args[0], ctx)
-        return f"PERCENTILE_DISC({self.fraction!r}) WITHIN GROUP (ORDER BY {order})"
-
-
-class PercentileDisc(Aggregate):
-    """Postgres' nearest-rank percentile. Its rank, ceil(fraction * n) in float8, equals the
-    exact rank for 0.5 and 0.95: their doubles are exact or just below the decimal value."""
-
-    database_func = _PercentileDiscTerm
-    populate_field_object = True
-
-
-def nearest_rank(percent: int, count: int) -> int:
-    """The 1-based rank of the nearest-rank percentile: ceil(percent * count / 100)."""
-    return -(-percent * count // 100)
-
-
-def _matching(
-    workspace_id: str, workflow: Workflow | None, query: HistoryQuery
-) -> QuerySet[Execution]:
-    if workflow is not None:
-        matching = Execution.filter(workflow_id=workflow.id)
-    else:
-        matching = Execution.filter(workspace_id=workspace_id)
-    if query.statuses:
-        matching = matching.filter(status__in=query.statuses)
-    if query.started_from is not None:
-        matching = matching.filter(started_at__gte=query.started_from)
-    if query.started_to is not None:
-        matching = matching.filter(started_at__lte=query.started_to)
-    return matching
+def parse_query(
+    filters: Filters,
+    *,
+    offset: str | int | None = None,
+    limit: str | int | None = None,
+    cursor: str | None = None,
+) -> HistoryQuery:
+    """An offset listing's page: `limit` is clamped to 1..100; `cursor` (a previous page's
+    `nextCursor`) replaces `offset`, and giving both is VALIDATION_ERROR."""
+    skip = _integer("offset", offset)
+    if skip is not None and not 0 <= skip <= MAX_OFFSET:
+        raise _invalid("offset", f"must be between 0 and {MAX_OFFSET}")
+    place = decode_cursor("cursor", cursor)
+    if place is not None and skip is not None:
+        raise _invalid("cursor", "replaces offset: give one of them")
+    size = _integer("limit", limit)
+    return HistoryQuery(
+        filters=filters,
+        offset=skip or 0,
+        limit=DEFAULT_LIMIT if size is None else min(max(size, 1), MAX_LIMIT),
+        cursor=place,
+    )
 
 
-async def _percentiles(finished: QuerySet[Execution], count: int) -> dict[int, int | None]:
-    """Nearest-rank percentiles of duration_ms over `finished` (which holds `count` rows)."""
-    if count == 0:
-        return dict.fromkeys(PERCENTILES)
-    if connections.get("default").capabilities.dialect == "postgres":
-        names = {f"p{p}": p for p in PERCENTILES}
-        terms = {name: PercentileDisc("duration_ms", p / 100) for name, p in names.items()}
-        row = (await finished.annotate(**terms).values(*names))[0]
-        return {p: row[name] for name, p in names.items()}
-    ordered = finished.order_by("duration_ms")
-    values: dict[int, int | None] = {}
-    for p in PERCENTILES:
-        found = (
-            await ordered.offset(nearest_rank(p, count) - 1)
-            .limit(1)
-            .values_list("duration_ms", flat=True)
-        )
-        values[p] = cast(int, found[0]) if found else None
-    return values
+def _page_size(field: str, value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= MAX_LIMIT:
+        raise _invalid(field, f"must be between 1 and {MAX_LIMIT}")
+    return value
+
+
+def parse_slice(
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Slice:
+    """A connection's page: `first` (after `after`) or `last` (before `before`), 1..100,
+    20 executions forward when neither is given; both together is VALIDATION_ERROR."""
+    if first is not None and last is not None:
+        raise _invalid("last", "cannot be combined with first: page forward or backward")
+    forward, backward = _page_size("first", first), _page_size("last", last)
+    return Slice(
+        size=forward or backward or DEFAULT_LIMIT,
+        after=decode_cursor("after", after),
+        before=decode_cursor("before", before),
+        from_end=backward is not None,
+    )
 
 
 def _rounded_rate(part: int, whole: int) -> float:
@@ -201,95 +296,95 @@ def _rounded_rate(part: int, whole: int) -> float:
     return float(rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-async def statistics_of(matching: QuerySet[Execution]) -> records.Statistics:
+async def statistics_of(matching: store.ExecutionFilter) -> records.Statistics:
     """Counts by status, success rate and duration figures, all aggregated by the database.
 
     Durations count for finished executions that have one; the average rounds half up to a
     whole millisecond, and it and the percentiles are null when no execution qualifies.
     """
-    # COUNT(status) rather than COUNT(id): every column read is then in the covering
-    # (workflow_id, status, started_at, duration_ms) index, and the table is never visited.
-    rows = (
-        await matching.annotate(
-            count=Count("status"), timed=Count("duration_ms"), total_ms=Sum("duration_ms")
-        )
-        .group_by("status")
-        .values("status", "count", "timed", "total_ms")
-    )
-    counts = {row["status"]: row["count"] for row in rows}
-    finished = [row for row in rows if row["status"] in FINAL_EXECUTION_STATUSES]
-    timed = sum(row["timed"] for row in finished)
-    total_ms = sum(row["total_ms"] or 0 for row in finished)
+    figures = await store.statistics(matching)
+    counts = figures.counts
     total = sum(counts.values())
-    percentiles = await _percentiles(
-        matching.filter(status__in=FINAL_EXECUTION_STATUSES, duration_ms__isnull=False), timed
-    )
+    timed = figures.timed
     return records.Statistics(
         total=total,
         by_status=MappingProxyType(
             {status: counts[status] for status in STATUSES if counts.get(status)}
         ),
         success_rate=_rounded_rate(counts.get(ExecutionStatus.COMPLETED, 0), total),
-        average_duration_ms=(2 * total_ms + timed) // (2 * timed) if timed else None,
-        p50_duration_ms=percentiles[50],
-        p95_duration_ms=percentiles[95],
-    )
-
-
-async def _page(matching: QuerySet[Execution], query: HistoryQuery) -> list[Execution]:
-    ordered = matching.order_by("-started_at", "-id")
-    return list(await ordered.offset(query.offset).limit(query.limit))
-
-
-def _pagination(query: HistoryQuery, total: int, shown: int) -> records.Pagination:
-    return records.Pagination(
-        total=total,
-        offset=query.offset,
-        limit=query.limit,
-        has_more=query.offset + shown < total,
+        average_duration_ms=(2 * figures.total_ms + timed) // (2 * timed) if timed else None,
+        p50_duration_ms=figures.percentiles[50],
+        p95_duration_ms=figures.percentiles[95],
     )
 
 
 async def _workflow_names(
-    executions: list[Execution], workflow: Workflow | None
-) -> dict[str, records.WorkflowRef]:
+    executions: Sequence[Execution], workflow: Workflow | None
+) -> dict[str, str]:
+    """The name of each execution's workflow, by id (one read for a workspace's listing)."""
     if workflow is not None:
-        return {workflow.id: to_record.workflow_ref(workflow)}
-    ids = {e.workflow_id for e in executions}
-    if not ids:
-        return {}
-    rows = await Workflow.filter(id__in=ids).values("id", "name")
-    return {row["id"]: records.WorkflowRef(id=row["id"], name=row["name"]) for row in rows}
+        return {workflow.id: workflow.name}
+    return await store.workflow_names([e.workflow_id for e in executions])
 
 
 async def _items(
-    executions: list[Execution],
+    executions: Sequence[Execution],
     workflow: Workflow | None,
     steps: dict[str, list[StepRun]] | None = None,
 ) -> tuple[records.Execution, ...]:
+    """Executions as listings show them: with a reference to their workflow."""
     names = await _workflow_names(executions, workflow)
     return tuple(
         to_record.execution(
             execution,
             None if steps is None else steps[execution.id],
-            workflow=names[execution.workflow_id],
+            workflow=records.WorkflowRef(execution.workflow_id, names[execution.workflow_id]),
         )
         for execution in executions
     )
+
+
+async def _offset_page(
+    matching: store.ExecutionFilter, query: HistoryQuery, total: int
+) -> tuple[list[Execution], records.Pagination]:
+    """An offset listing's executions and pagination; by cursor, one row more is read to
+    tell whether more follow."""
+    if query.cursor is None:
+        page = await store.execution_page(matching, Window(query.limit, query.offset))
+        has_more = query.offset + len(page) < total
+    else:
+        page = await store.execution_page(matching, Window(query.limit + 1, after=query.cursor))
+        has_more = len(page) > query.limit
+        page = page[: query.limit]
+    pagination = records.Pagination(
+        total=total,
+        offset=query.offset,
+        limit=query.limit,
+        has_more=has_more,
+        next_cursor=encode_cursor(Keyset.of(page[-1])) if has_more and page else None,
+    )
+    return page, pagination
+
+
+async def _scope(
+    caller: Caller, workspace: str, workflow_id: str | None
+) -> tuple[Access, Workflow | None]:
+    access = await require_role(caller, workspace, Role.VIEWER)
+    workflow = None if workflow_id is None else await get_workflow_in(access, workflow_id)
+    return access, workflow
 
 
 async def list_executions(
     caller: Caller, workspace: str, workflow_id: str | None, query: HistoryQuery
 ) -> records.ExecutionPage:
     """A page of one workflow's executions, or of the whole workspace's, with statistics."""
-    access = await require_role(caller, workspace, Role.VIEWER)
-    workflow = None if workflow_id is None else await get_workflow_in(access, workflow_id)
-    matching = _matching(access.workspace.id, workflow, query)
+    access, workflow = await _scope(caller, workspace, workflow_id)
+    matching = query.filters.of(access.workspace.id, None if workflow is None else workflow.id)
     statistics = await statistics_of(matching)
-    page = await _page(matching, query)
+    page, pagination = await _offset_page(matching, query, statistics.total)
     return records.ExecutionPage(
         executions=await _items(page, workflow),
-        pagination=_pagination(query, statistics.total, len(page)),
+        pagination=pagination,
         statistics=statistics,
     )
 
@@ -297,7 +392,7 @@ async def list_executions(
 async def _one_execution(workflow: Workflow, execution_id: str) -> records.Execution:
     execution = None
     if is_wellformed_id(execution_id):
-        execution = await Execution.get_or_none(id=execution_id, workflow_id=workflow.id)
+        execution = await store.execution_in_workflow(workflow.id, execution_id)
     if execution is None:
         raise ExecutionNotFound(f"Execution {execution_id!r} not found in this workflow")
     steps = await load_steps_with_state(execution)
@@ -319,10 +414,65 @@ async def execution_history(
     workflow = await get_workflow_in(access, workflow_id)
     if execution_id is not None:
         return await _one_execution(workflow, execution_id)
-    matching = _matching(access.workspace.id, workflow, query)
-    total = await matching.count()
-    page = await _page(matching, query)
+    matching = query.filters.of(access.workspace.id, workflow.id)
+    page, pagination = await _offset_page(matching, query, await store.count(matching))
     return records.ExecutionPage(
         executions=await _items(page, workflow, await reads.steps_with_state(page)),
-        pagination=_pagination(query, total, len(page)),
+        pagination=pagination,
+    )
+
+
+async def _beyond(matching: store.ExecutionFilter, key: Keyset | None, *, newer: bool) -> bool:
+    """Whether executions match at the cursor a page was read from, or beyond it on the
+    side the page does not cover; False without a cursor (the page starts at an end)."""
+    if key is None:
+        return False
+    return await store.exists_beyond(matching, key, newer=newer)
+
+
+async def execution_connection(
+    caller: Caller,
+    workspace: str,
+    workflow_id: str | None,
+    filters: Filters,
+    slice_: Slice,
+    wants: Wants = Wants(),
+) -> records.ExecutionConnection:
+    """A Relay connection over one workflow's executions, or the whole workspace's,
+    newest first; `wants` says which figures to read. A fixed number of queries whatever
+    the page size: the page (one row more than asked, to tell whether another page
+    follows), one existence check past a given cursor, and the statistics or the count.
+    The nodes carry neither steps nor workflow: GraphQL loads those in batches."""
+    access, workflow = await _scope(caller, workspace, workflow_id)
+    matching = filters.of(access.workspace.id, None if workflow is None else workflow.id)
+    window = Window(
+        slice_.size + 1, after=slice_.after, before=slice_.before, backward=slice_.from_end
+    )
+    page = await store.execution_page(matching, window)
+    more = len(page) > slice_.size
+    page = page[1:] if more and slice_.from_end else page[: slice_.size]
+    if slice_.from_end:
+        has_previous = more
+        has_next = await _beyond(matching, slice_.before, newer=False)
+    else:
+        has_next = more
+        has_previous = await _beyond(matching, slice_.after, newer=True)
+    edges = tuple(
+        records.ExecutionEdge(encode_cursor(Keyset.of(execution)), to_record.execution(execution))
+        for execution in page
+    )
+    statistics = await statistics_of(matching) if wants.statistics else None
+    total = statistics.total if statistics is not None else None
+    if total is None and wants.total_count:
+        total = await store.count(matching)
+    return records.ExecutionConnection(
+        edges=edges,
+        page_info=records.PageInfo(
+            has_next_page=has_next,
+            has_previous_page=has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+        statistics=statistics,
     )

@@ -13,23 +13,32 @@ from runcast.rest.encode import encode
 
 
 def query_of(request: Request) -> history.HistoryQuery:
-    """Parse `status` (repeatable, comma-separated), `from`, `to`, `offset` and `limit`."""
+    """Parse the filters (`status` and `triggerType` repeatable or comma-separated, `from`,
+    `to`, `triggeredBy`, `search`) and the page (`offset` or `cursor`, and `limit`)."""
     params = request.query_params
-    return history.parse_query(
+    filters = history.parse_filters(
         status=params.getlist("status"),
         from_=params.get("from"),
         to=params.get("to"),
+        trigger_type=params.getlist("triggerType"),
+        triggered_by=params.get("triggeredBy"),
+        search=params.get("search"),
+    )
+    return history.parse_query(
+        filters,
         offset=params.get("offset"),
         limit=params.get("limit"),
+        cursor=params.get("cursor"),
     )
 
 
 async def list_executions(request: Request) -> Response:
+    """One workflow's executions, or with no workflow in the path the whole workspace's."""
     caller = await caller_of(request)
     result = await history.list_executions(
         caller,
         request.path_params["workspace"],
-        request.path_params["workflow_id"],
+        request.path_params.get("workflow_id"),
         query_of(request),
     )
     return json_response(encode(result))
@@ -51,6 +60,7 @@ async def execution_history(request: Request) -> Response:
 
 
 ROUTES = [
+    Route("/workspaces/{workspace}/executions", list_executions, methods=["GET"]),
     Route(
         "/workspaces/{workspace}/workflows/{workflow_id}/executions",
         list_executions,

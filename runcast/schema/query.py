@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 from strawberry.types import Info
 
 from runcast.domain import records
-from runcast.resolvers import executions, history, outputs, workflows
+from runcast.resolvers import executions, outputs, workflows
 from runcast.resolvers.me import describe_caller
+from runcast.schema.connections import ExecutionConnection, ExecutionFilter, resolve_executions
 from runcast.schema.context import Context
 from runcast.schema.nodes import NodeQueries
 from runcast.schema.types import (
     Execution,
-    ExecutionList,
-    ExecutionStatus,
     Me,
     Notification,
     Task,
@@ -51,24 +48,29 @@ class Query(NodeQueries):
         caller = await info.context.caller()
         return await executions.execution_status(caller, workspace_slug, id)
 
-    @reads(ExecutionList)
+    @reads(ExecutionConnection)
     async def executions(
         self,
         info: Info[Context, None],
         workspace_slug: str,
-        workflow_id: strawberry.ID | None = None,
-        status: list[ExecutionStatus] | None = None,
-        from_: Annotated[str | None, strawberry.argument(name="from")] = None,
-        to: str | None = None,
-        offset: int | None = None,
-        limit: int | None = None,
-    ) -> records.ExecutionPage:
-        """Executions of one workflow, or of the whole workspace, with their statistics."""
-        caller = await info.context.caller()
-        query = history.parse_query(
-            status=[s.value for s in status or ()], from_=from_, to=to, offset=offset, limit=limit
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: ExecutionFilter | None = None,
+    ) -> records.ExecutionConnection:
+        """Executions of the workspace (or of `filter.workflowId`), newest first, with the
+        total and statistics of every execution the filter matches."""
+        return await resolve_executions(
+            info,
+            workspace_slug,
+            None,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            filter=filter,
         )
-        return await history.list_executions(caller, workspace_slug, workflow_id, query)
 
     @reads(list[Task])
     async def tasks(self, info: Info[Context, None], workspace_slug: str) -> list[records.Task]:

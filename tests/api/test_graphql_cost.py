@@ -24,8 +24,12 @@ ROWS = 100
 
 
 def listing(alias: str, limit: str = "100", fields: str = "id triggerData variables") -> str:
-    arguments = f'workspaceSlug: "acme", limit: {limit}'
-    return f"{alias}: executions({arguments}) {{ executions {{ {fields} }} }}"
+    arguments = f'workspaceSlug: "acme", first: {limit}'
+    return f"{alias}: executions({arguments}) {{ edges {{ node {{ {fields} }} }} }}"
+
+
+def nodes(page: dict[str, Any]) -> list[dict[str, Any]]:
+    return [edge["node"] for edge in page["edges"]]
 
 
 # The issue's attack: ten aliases of a full page selecting the large JSON fields.
@@ -33,13 +37,12 @@ ATTACK = "{ " + " ".join(listing(f"a{i}") for i in range(10)) + " }"
 ATTACK_WITH_FRAGMENT = (
     "{ "
     + " ".join(listing(f"a{i}", fields="...Big") for i in range(10))
-    + " } fragment Big on ExecutionListItem { id triggerData variables }"
+    + " } fragment Big on Execution { id triggerData variables }"
 )
 ATTACK_WITH_INLINE_FRAGMENT = (
     "{ "
     + " ".join(
-        listing(f"a{i}", fields="... on ExecutionListItem { id triggerData variables }")
-        for i in range(10)
+        listing(f"a{i}", fields="... on Execution { id triggerData variables }") for i in range(10)
     )
     + " }"
 )
@@ -48,16 +51,16 @@ DASHBOARD = """
 query Dashboard {
   me { id name }
   workflows(workspaceSlug: "acme") { id name status actions { id type } }
-  recent: executions(workspaceSlug: "acme", limit: 20) {
-    executions { id status workflowId triggerType startedAt durationMs workflow { id name } }
-    pagination { total limit hasMore }
+  recent: executions(workspaceSlug: "acme", first: 20) {
+    edges { node { id status workflowId triggerType startedAt durationMs workflow { id name } } }
+    totalCount pageInfo { hasNextPage endCursor }
     statistics {
       total byStatus { pending running completed failed cancelled }
       successRate averageDurationMs p50DurationMs p95DurationMs
     }
   }
-  failed: executions(workspaceSlug: "acme", status: [FAILED], limit: 10) {
-    executions { id error errorCode triggerData }
+  failed: executions(workspaceSlug: "acme", filter: {status: [FAILED]}, first: 10) {
+    edges { node { id error errorCode triggerData } }
   }
 }
 """
@@ -124,14 +127,14 @@ async def test_the_issues_attack_is_refused_before_it_runs(client, tokens, query
     [detail] = error["extensions"]["details"]
     assert detail["reason"] == "QUERY_TOO_COMPLEX"
     assert detail["maxCost"] == 25_000
-    assert detail["cost"] == 10 * (1 + ROWS * (1 + 1 + 2 * 100))
+    assert detail["cost"] == 10 * (1 + ROWS * (1 + 1 + 1 + 2 * 100))
     assert f"Query cost {detail['cost']} exceeds the limit of 25000" in error["message"]
 
     healthy = await client.get("/healthz")
     assert healthy.status_code == 200
     page = await graphql(client, FULL_PAGE, headers)
     assert "errors" not in page
-    assert len(page["data"]["page"]["executions"]) == ROWS
+    assert len(nodes(page["data"]["page"])) == ROWS
 
 
 async def test_one_full_page_with_every_field_passes(client, tokens):
@@ -140,7 +143,7 @@ async def test_one_full_page_with_every_field_passes(client, tokens):
     answer = await graphql(client, FULL_PAGE, tokens.headers("viewer"))
 
     assert "errors" not in answer, str(answer)[:500]
-    rows = answer["data"]["page"]["executions"]
+    rows = nodes(answer["data"]["page"])
     assert len(rows) == ROWS
     assert rows[0]["triggerData"] == {"blob": BIG_VALUE}
 
@@ -151,8 +154,8 @@ async def test_a_dashboard_query_passes(client, tokens):
     answer = await graphql(client, DASHBOARD, tokens.headers("viewer"))
 
     assert "errors" not in answer, answer
-    assert len(answer["data"]["recent"]["executions"]) == 20
-    assert answer["data"]["recent"]["pagination"]["total"] == 30
+    assert len(nodes(answer["data"]["recent"])) == 20
+    assert answer["data"]["recent"]["totalCount"] == 30
     assert [w["name"] for w in answer["data"]["workflows"]] == ["Onboarding"]
 
 
@@ -173,7 +176,7 @@ async def test_a_variable_page_size_counts_as_the_largest_page(client, tokens):
 
     assert "errors" not in await graphql(client, literal, headers)
     error = only_error(await graphql(client, variable, headers, n=10))
-    assert error["extensions"]["details"][0]["cost"] == 2 * (1 + 100 * (1 + 1 + 200))
+    assert error["extensions"]["details"][0]["cost"] == 2 * (1 + 100 * (1 + 1 + 1 + 200))
 
 
 async def test_the_default_limit_allows_a_page_of_twenty_with_json(client, tokens):
@@ -182,7 +185,7 @@ async def test_the_default_limit_allows_a_page_of_twenty_with_json(client, token
     answer = await graphql(client, PAGE_OF_TWENTY_WITH_JSON, tokens.headers("viewer"))
 
     assert "errors" not in answer
-    assert len(answer["data"]["page"]["executions"]) == 5
+    assert len(nodes(answer["data"]["page"])) == 5
 
 
 @pytest.mark.settings(graphql_max_cost=1_000)
@@ -194,7 +197,7 @@ async def test_a_lowered_limit_refuses_what_the_default_allows(client, tokens):
     error = only_error(answer)
     assert error["extensions"]["code"] == "VALIDATION_ERROR"
     assert error["extensions"]["details"] == [
-        {"reason": "QUERY_TOO_COMPLEX", "cost": 1 + 20 * (1 + 1 + 200), "maxCost": 1_000}
+        {"reason": "QUERY_TOO_COMPLEX", "cost": 1 + 20 * (1 + 1 + 1 + 200), "maxCost": 1_000}
     ]
     assert "exceeds the limit of 1000" in error["message"]
 
@@ -214,7 +217,7 @@ async def test_a_response_over_the_size_cap_is_a_coded_error(client, tokens):
     assert detail["bytes"] > 64_000
     small = await graphql(client, "{ " + listing("page", "1") + " }", headers)
     assert "errors" not in small
-    assert len(small["data"]["page"]["executions"]) == 1
+    assert len(nodes(small["data"]["page"])) == 1
 
 
 @pytest.mark.settings(graphql_max_cost=50)

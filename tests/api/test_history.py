@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 import random
@@ -166,6 +167,31 @@ def item_of(row: Seeded, workflow: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def without_cursor(pagination: dict[str, Any]) -> dict[str, Any]:
+    """The seed's pagination fields; `nextCursor` is opaque, and followed instead."""
+    return {key: value for key, value in pagination.items() if key != "nextCursor"}
+
+
+async def assert_next_cursor(
+    client, tokens, body: dict[str, Any], params: Any, following: list[Seeded]
+) -> None:
+    """`nextCursor` is null at the end; otherwise it reads the page that follows (the
+    same filters, `cursor` in place of `offset`)."""
+    cursor = body["pagination"]["nextCursor"]
+    if not body["pagination"]["hasMore"]:
+        assert cursor is None
+        return
+    assert isinstance(cursor, str)
+    pairs = list(params.items()) if isinstance(params, dict) else list(params)
+    pairs = [(k, v) for k, v in pairs if k != "offset"] + [("cursor", cursor)]
+    workflow_id = body["executions"][0]["workflowId"]
+    response = await client.get(
+        f"{WS}/workflows/{workflow_id}/executions", params=pairs, headers=tokens.headers()
+    )
+    assert response.status_code == 200, response.text
+    assert [e["id"] for e in response.json()["executions"]] == [r.id for r in following]
+
+
 FILTERS: list[tuple[Any, tuple[str, ...], datetime | None, datetime | None]] = [
     ({}, (), None, None),
     ({"status": "COMPLETED"}, ("COMPLETED",), None, None),
@@ -198,13 +224,14 @@ async def test_listing_statistics_are_exact(client, tokens, params, statuses, st
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["statistics"] == expected_statistics(chosen)
-    assert body["pagination"] == {
+    assert without_cursor(body["pagination"]) == {
         "total": len(chosen),
         "offset": 0,
         "limit": 20,
         "hasMore": len(chosen) > 20,
     }
     assert body["executions"] == [item_of(row, workflow) for row in chosen[:20]]
+    await assert_next_cursor(client, tokens, body, params, chosen[20:40])
 
 
 async def test_boundaries_are_inclusive(client, tokens):
@@ -251,7 +278,7 @@ async def test_pagination_edges(client, tokens, params, offset, limit, size, has
         f"{WS}/workflows/{workflow['id']}/executions", params=params, headers=tokens.headers()
     )
     body = response.json()
-    assert body["pagination"] == {
+    assert without_cursor(body["pagination"]) == {
         "total": 300,
         "offset": offset,
         "limit": limit,
@@ -259,6 +286,8 @@ async def test_pagination_edges(client, tokens, params, offset, limit, size, has
     }
     assert [e["id"] for e in body["executions"]] == [r.id for r in ordered[offset:][:size]]
     assert body["statistics"] == expected_statistics(rows)
+    following = ordered[offset + size :][:limit]
+    await assert_next_cursor(client, tokens, body, {"limit": str(limit)}, following)
 
 
 async def test_history_pages_carry_steps_loaded_in_one_query(client, tokens, caplog):
@@ -275,7 +304,13 @@ async def test_history_pages_carry_steps_loaded_in_one_query(client, tokens, cap
 
     body = response.json()
     assert set(body) == {"executions", "pagination"}
-    assert body["pagination"] == {"total": len(chosen), "offset": 5, "limit": 30, "hasMore": True}
+    assert without_cursor(body["pagination"]) == {
+        "total": len(chosen),
+        "offset": 5,
+        "limit": 30,
+        "hasMore": True,
+    }
+    assert body["pagination"]["nextCursor"]
     page = chosen[5:35]
     assert [e["id"] for e in body["executions"]] == [r.id for r in page]
     for execution, row in zip(body["executions"], page, strict=True):
@@ -380,6 +415,13 @@ async def test_single_history_counts_skipped_steps(client, tokens):
     ]
 
 
+CURSOR = (
+    base64.urlsafe_b64encode(b'["v1", "2024-12-05T00:00:00+00:00", "exec_5_0001"]')
+    .decode()
+    .rstrip("=")
+)
+"""A well-formed cursor, to give with `offset` (which it replaces)."""
+
 BAD_VALUES = [
     ({"status": "BOGUS"}, "status"),
     ({"status": "COMPLETED,BOGUS"}, "status"),
@@ -392,6 +434,11 @@ BAD_VALUES = [
     ({"to": "2024-13-01"}, "to"),
     ({"from": "0001-01-01T00:00:00+01:00"}, "from"),
     ({"from": "2024-12-05T00:00:00Z", "to": "2024-12-04T00:00:00Z"}, "from"),
+    ({"cursor": "nope"}, "cursor"),
+    ({"cursor": "eyJ2IjogMX0"}, "cursor"),
+    ({"cursor": CURSOR, "offset": "0"}, "cursor"),
+    ({"triggerType": "carrier-pigeon"}, "triggerType"),
+    ({"search": "x" * 201}, "search"),
 ]
 
 

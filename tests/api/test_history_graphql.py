@@ -1,4 +1,4 @@
-"""The GraphQL `executions` query gives the REST listing's numbers, and its errors."""
+"""The GraphQL `executions` connection gives the REST listing's numbers, and its errors."""
 
 from __future__ import annotations
 
@@ -18,15 +18,14 @@ from tests.api.test_history import (
 from tests.helpers import WS, as_graphql, graphql, notify
 
 QUERY = """
-query($workflowId: ID, $status: [ExecutionStatus!], $from: String, $to: String,
-      $offset: Int, $limit: Int) {
-  executions(workspaceSlug: "acme", workflowId: $workflowId, status: $status, from: $from,
-             to: $to, offset: $offset, limit: $limit) {
-    executions {
+query($filter: ExecutionFilter, $first: Int, $after: String) {
+  executions(workspaceSlug: "acme", filter: $filter, first: $first, after: $after) {
+    edges { node {
       id workflowId workspaceId status triggeredBy triggerType triggerData variables
       isSimulation error errorCode startedAt completedAt durationMs workflow { id name }
-    }
-    pagination { total offset limit hasMore }
+    } }
+    pageInfo { hasNextPage endCursor }
+    totalCount
     statistics {
       total byStatus { pending running completed failed cancelled }
       successRate averageDurationMs p50DurationMs p95DurationMs
@@ -43,6 +42,19 @@ def _rest_params(variables: dict[str, Any]) -> dict[str, str]:
     return params
 
 
+async def _cursor_at(client, headers, graphql_filter: dict[str, Any], offset: int) -> str | None:
+    """The cursor after the first `offset` executions, read a page at a time."""
+    after = None
+    while offset > 0:
+        size = min(offset, 100)
+        answer = await graphql(
+            client, QUERY, headers, filter=graphql_filter, first=size, after=after
+        )
+        after = answer["data"]["executions"]["pageInfo"]["endCursor"]
+        offset -= size
+    return after
+
+
 @pytest.mark.parametrize(
     "variables",
     [
@@ -56,10 +68,18 @@ def _rest_params(variables: dict[str, Any]) -> dict[str, str]:
     ],
 )
 async def test_same_numbers_as_rest(client, tokens, variables):
+    """The connection shows what REST's offset listing shows: the offset becomes the cursor
+    after that many executions, the limit (clamped to 1..100) the page size."""
     workflow, _ = await seeded_workflow(client, tokens)
     headers = tokens.headers("viewer")
+    graphql_filter = {
+        "workflowId": workflow["id"],
+        **{k: v for k, v in variables.items() if k in ("status", "from", "to")},
+    }
+    size = min(max(variables.get("limit", 20), 1), 100)
+    after = await _cursor_at(client, headers, graphql_filter, variables.get("offset", 0))
 
-    answer = await graphql(client, QUERY, headers, workflowId=workflow["id"], **variables)
+    answer = await graphql(client, QUERY, headers, filter=graphql_filter, first=size, after=after)
     rest = await client.get(
         f"{WS}/workflows/{workflow['id']}/executions",
         params=_rest_params(variables),
@@ -70,8 +90,9 @@ async def test_same_numbers_as_rest(client, tokens, variables):
     listing = answer["data"]["executions"]
     expected = as_graphql(rest.json())
     assert listing["statistics"] == expected["statistics"]
-    assert listing["pagination"] == expected["pagination"]
-    assert listing["executions"] == expected["executions"]
+    assert listing["totalCount"] == expected["pagination"]["total"]
+    assert listing["pageInfo"]["hasNextPage"] is expected["pagination"]["hasMore"]
+    assert [edge["node"] for edge in listing["edges"]] == expected["executions"]
 
 
 async def test_without_workflow_id_lists_the_whole_workspace(client, tokens):
@@ -85,46 +106,56 @@ async def test_without_workflow_id_lists_the_whole_workspace(client, tokens):
     chosen = select(first_rows + second_rows, ("COMPLETED", "FAILED"))
 
     answer = await graphql(
-        client, QUERY, tokens.headers(), status=["COMPLETED", "FAILED"], limit=100
+        client, QUERY, tokens.headers(), filter={"status": ["COMPLETED", "FAILED"]}, first=100
     )
 
     listing = answer["data"]["executions"]
     assert listing["statistics"] == as_graphql(expected_statistics(chosen))
-    assert listing["pagination"] == {
-        "total": len(chosen),
-        "offset": 0,
-        "limit": 100,
-        "hasMore": True,
-    }
-    assert [e["id"] for e in listing["executions"]] == [r.id for r in chosen[:100]]
+    assert listing["totalCount"] == len(chosen)
+    assert listing["pageInfo"]["hasNextPage"] is True
+    nodes = [edge["node"] for edge in listing["edges"]]
+    assert [e["id"] for e in nodes] == [r.id for r in chosen[:100]]
     names = {first["id"]: first["name"], second["id"]: second["name"]}
-    assert {e["workflowId"] for e in listing["executions"]} == set(names)
-    for item in listing["executions"]:
+    assert {e["workflowId"] for e in nodes} == set(names)
+    for item in nodes:
         assert item["workflow"] == {"id": item["workflowId"], "name": names[item["workflowId"]]}
 
 
 @pytest.mark.parametrize(
-    ("variables", "field"),
+    ("graphql_filter", "field"),
     [
-        ({"offset": -1}, "offset"),
         ({"from": "yesterday"}, "from"),
         ({"to": "soon"}, "to"),
-        ({"from": "2024-12-05T00:00:00Z", "to": "2024-12-04T00:00:00Z"}, "from"),
+        ({"from": "0001-01-01T00:00:00+01:00"}, "from"),
     ],
 )
-async def test_bad_arguments_are_validation_errors(client, tokens, variables, field):
-    answer = await graphql(client, QUERY, tokens.headers(), **variables)
+async def test_bad_instants_are_validation_errors(client, tokens, graphql_filter, field):
+    answer = await graphql(client, QUERY, tokens.headers(), filter=graphql_filter)
     assert answer["data"] is None
     [error] = answer["errors"]
-    assert error["extensions"] == {"code": "VALIDATION_ERROR", "details": [{"field": field}]}
-    assert error["message"].startswith(f"{field}: ")
+    assert error["extensions"]["code"] == "VALIDATION_ERROR"
+    assert error["message"].startswith(f"Variable '$filter' has invalid value at .{field}: ")
+    assert "DateTime" in error["message"]
+
+
+async def test_a_range_that_ends_before_it_starts_names_from(client, tokens):
+    answer = await graphql(
+        client,
+        QUERY,
+        tokens.headers(),
+        filter={"from": "2024-12-05T00:00:00Z", "to": "2024-12-04T00:00:00Z"},
+    )
+    assert answer["data"] is None
+    [error] = answer["errors"]
+    assert error["extensions"] == {"code": "VALIDATION_ERROR", "details": [{"field": "from"}]}
+    assert error["message"].startswith("from: ")
 
 
 async def test_unknown_status_and_scoping(client, tokens):
-    bogus = await graphql(client, QUERY, tokens.headers(), status=["BOGUS"])
+    bogus = await graphql(client, QUERY, tokens.headers(), filter={"status": ["BOGUS"]})
     assert bogus["errors"][0]["extensions"]["code"] == "VALIDATION_ERROR"
 
-    missing = await graphql(client, QUERY, tokens.headers(), workflowId="wf_missing")
+    missing = await graphql(client, QUERY, tokens.headers(), filter={"workflowId": "wf_missing"})
     assert missing["errors"][0]["extensions"]["code"] == "WORKFLOW_NOT_FOUND"
 
     outsider = await graphql(client, QUERY, tokens.headers("outsider"))

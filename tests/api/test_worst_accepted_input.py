@@ -90,12 +90,12 @@ async def test_the_worst_accepted_input_reads_back_everywhere(client, tokens, li
     assert one["data"]["execution"]["steps"][0]["output"] == output
     page = await graphql(
         client,
-        '{ executions(workspaceSlug: "acme", limit: 1) '
-        "{ executions { id triggerData variables } } }",
+        '{ executions(workspaceSlug: "acme", first: 1) '
+        "{ edges { node { id triggerData variables } } } }",
         headers,
     )
     assert "errors" not in page, page["errors"]
-    same(page["data"]["executions"]["executions"][0])
+    same(page["data"]["executions"]["edges"][0]["node"])
 
     events = [e async for e in sse_events(live, tokens.admin, execution["id"])]
     step = next(e for e in events if e.type == "step")
