@@ -38,6 +38,8 @@ class Execution(Model):
     request_fingerprint = fields.CharField(max_length=64, null=True)
     """SHA-256 of the execute request a key was first used with (see `resolvers.executions`)."""
     cancel_requested = fields.BooleanField(default=False)
+    chain_depth = fields.IntField(default=0)
+    """How many executions lead to this one through built-in execution events (0: none)."""
     created_at = fields.DatetimeField()
     started_at = fields.DatetimeField()
     completed_at = fields.DatetimeField(null=True)
