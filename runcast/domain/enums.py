@@ -45,9 +45,12 @@ class OnError(StrEnum):
 
 
 class TriggerType(StrEnum):
-    """How an execution was started."""
+    """How a workflow is started (its trigger's `type`) and how an execution was started."""
 
     MANUAL = "manual"
+    WEBHOOK = "webhook"
+    SCHEDULE = "schedule"
+    EVENT = "event"
 
 
 class WorkflowStatus(StrEnum):
