@@ -3,6 +3,7 @@
 from runcast.domain.enums import Role
 from runcast.models.execution import Execution, ExecutionEvent, StepRun
 from runcast.models.outputs import Notification, Task
+from runcast.models.schedule import Schedule
 from runcast.models.workflow import Workflow
 from runcast.models.workspace import ApiToken, Membership, User, Workspace
 
@@ -13,6 +14,7 @@ __all__ = [
     "Membership",
     "Notification",
     "Role",
+    "Schedule",
     "StepRun",
     "Task",
     "User",
