@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import StreamExecutionResult
 
 from runcast.errors import RuncastError
 
@@ -77,6 +79,16 @@ class ContractErrors(MaskErrors):
             path=error.path,
             extensions={"code": "INTERNAL_ERROR"},
         )
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """A subscription event without errors has nothing to mask: skip the base class's
+        search (a runtime protocol check per event and subscriber)."""
+        if getattr(result, "errors", None) or any(
+            getattr(result, name, None) for name in ("incremental", "completed")
+        ):
+            yield from super().on_stream_result(result)
+        else:
+            yield None
 
 
 class Schema(strawberry.Schema):

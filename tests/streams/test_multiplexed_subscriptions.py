@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection
 
+from runcast.domain.events import Event
 from runcast.events.bus import execution_channel, workspace_channel
 from runcast.models import Workspace
 from runcast.schema import multiplex
@@ -326,3 +327,37 @@ def change(execution_id: str, workflow_id: str, status: str) -> dict[str, Any]:
             "triggerType": "MANUAL",
         }
     }
+
+
+async def test_a_masked_error_reaches_each_subscriber_of_a_shared_event(
+    app, client, tokens, live, hub
+):
+    running = await start_execution(client, tokens.headers(), wait(30_000))
+    sockets = await open_subscribers(
+        live, tokens.viewer, EVENTS_QUERY, variables(running["id"], None), 4
+    )
+    try:
+        for ws in sockets:  # the wait step sends nothing until it ends
+            assert (await next_data(ws))[1]["executionEvents"]["__typename"] == (
+                "ExecutionConnected"
+            )
+        await eventually(lambda: hub.readers(execution_channel(running["id"])) == len(sockets))
+        before = multiplex.stats()
+        # A `complete` whose completedAt the DateTime scalar cannot serialize: a fault in
+        # the selection, masked as INTERNAL_ERROR for every subscriber.
+        broken = Event(running["id"], 1, "complete", {"status": "COMPLETED", "completedAt": 5})
+        await app.state.engine.bus.publish_events([broken])
+        answers = [await receive(ws) for ws in sockets]
+        endings = [await receive(ws) for ws in sockets]
+    finally:
+        await close_all(sockets)
+    for answer in answers:
+        node = answer["payload"]["data"]["executionEvents"]
+        assert (node["__typename"], node["seq"], node["completedAt"]) == ("CompleteEvent", 1, None)
+        [error] = answer["payload"]["errors"]
+        assert error["message"] == "Internal server error"
+        assert error["extensions"] == {"code": "INTERNAL_ERROR"}
+        assert error["path"] == ["executionEvents", "completedAt"]
+    assert [e["type"] for e in endings] == ["complete"] * len(sockets)
+    after = multiplex.stats()
+    assert (after.executions - before.executions, after.reuses - before.reuses) == (1, 3)
