@@ -129,6 +129,19 @@ class IdempotencyKeyReused(Conflict):
     code = "IDEMPOTENCY_KEY_REUSED"
 
 
+class NotScheduled(Conflict):
+    """The workflow has no schedule trigger to pause, resume or backfill."""
+
+    code = "WORKFLOW_NOT_SCHEDULED"
+
+
+class BackfillTooLarge(RuncastError):
+    """A backfill's range holds more ticks than one request may start."""
+
+    code = "BACKFILL_TOO_LARGE"
+    http_status = 422
+
+
 class WorkflowInvalid(RuncastError):
     """Workflow validation failed."""
 
