@@ -55,6 +55,11 @@ class Workflow:
     actions: tuple[Action, ...]
     created_at: datetime
     updated_at: datetime
+    webhook_url: str | None = None
+    """`/hooks/<hook id>` for a webhook workflow (see docs/triggers.md)."""
+    concurrency: Any = None
+    next_runs: tuple[datetime, ...] | None = None
+    """A schedule's next ticks (see docs/triggers.md); None without a schedule."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -79,6 +80,9 @@ class Engine:
         self._loops: list[asyncio.Task[None]] = []
         self._reserved = 0
         self._backlog = True
+        self.on_finished: Callable[[Execution], None] | None = None
+        """Called with each execution that reaches a final state on this node (built-in
+        execution events, see runcast/resolvers/events.py); it must not block."""
 
     @property
     def running_count(self) -> int:
@@ -229,6 +233,7 @@ class Engine:
         except StaleExecution:
             return False
         self.mark_finished(execution.id)
+        self._ended(execution)
         return True
 
     async def _interrupt_and_wait(self, execution_id: str) -> None:
@@ -240,6 +245,15 @@ class Engine:
             await self.bus.publish_control({"cancel": execution_id})
         await self.wait_finished(execution_id, CANCEL_WAIT_S)
         self._cancel_on_start.discard(execution_id)
+
+    def _ended(self, execution: Execution) -> None:
+        """Tell `on_finished` about an execution that reached a final state here."""
+        if self.on_finished is None or execution.status not in FINAL_EXECUTION_STATUSES:
+            return
+        try:
+            self.on_finished(execution)
+        except Exception:
+            logger.exception("on_finished failed for execution %s", execution.id)
 
     def mark_finished(self, execution_id: str, runner: ExecutionRunner | None = None) -> None:
         """Wake whoever waits for this execution to finish."""
@@ -297,6 +311,7 @@ class Engine:
             self._wake.set()
             if runner.execution.status in FINAL_EXECUTION_STATUSES:
                 self.mark_finished(execution_id, runner)
+                self._ended(runner.execution)
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -358,3 +373,4 @@ class Engine:
             self._running.pop(execution_id, None)
             self._wake.set()
             self.mark_finished(execution_id)
+            self._ended(runner.execution)

@@ -119,7 +119,10 @@ async def load_steps_with_state(execution: Execution) -> list[StepRun]:
 
 
 def new_execution(
-    workflow: Workflow, caller: Caller, request: ExecuteRequest
+    workflow: Workflow,
+    caller: Caller | None,
+    request: ExecuteRequest,
+    trigger_type: TriggerType = TriggerType.MANUAL,
 ) -> tuple[Execution, list[StepRun]]:
     """The execution a request asks for (PENDING, with a snapshot of the workflow's actions)
     and its steps, not yet stored: `Engine.submit` stores and starts them."""
@@ -129,12 +132,12 @@ def new_execution(
         workspace_id=workflow.workspace_id,
         workflow_id=workflow.id,
         status=ExecutionStatus.PENDING,
-        trigger_type=TriggerType.MANUAL,
+        trigger_type=trigger_type,
         trigger_data=request.trigger_data,
         variables=request.variables,
         actions=workflow.actions,
         timeout_ms=workflow.timeout_ms,
-        triggered_by=caller.user_id,
+        triggered_by=None if caller is None else caller.user_id,
         is_simulation=request.dry_run,
         idempotency_key=request.idempotency_key,
         request_fingerprint=None if request.idempotency_key is None else request.fingerprint(),
@@ -222,6 +225,53 @@ async def execute(
     if finished is not None:
         return _snapshot(finished.execution, finished.steps)
     return await _read_back(await Execution.get(id=execution.id))
+
+
+TRIGGER_KEY_MARK = "\u00a7"
+"""The first character of an idempotency key a trigger sets (`§webhook:…`, `§event:…`):
+manual Idempotency-Keys are printable ASCII only, so the two never collide."""
+
+
+def trigger_key(namespace: str, key: str) -> str:
+    """The idempotency key a trigger of kind `namespace` stores for its own `key`."""
+    return f"{TRIGGER_KEY_MARK}{namespace}:{key}"
+
+
+@dataclass(frozen=True)
+class TriggerStart:
+    """What a trigger asks to start: its type and data, the key that dedupes it (made with
+    `trigger_key`), the user it acts for, and the built-in event chain depth."""
+
+    trigger_type: TriggerType
+    trigger_data: dict[str, Any]
+    idempotency_key: str | None = None
+    triggered_by: Caller | None = None
+    chain_depth: int = 0
+
+
+async def start_triggered(
+    workflow: Workflow, start: TriggerStart, engine: Engine
+) -> tuple[Started, bool]:
+    """Start an execution of `workflow` for a trigger (webhook, schedule, event) through the
+    same path as a manual execute; the caller has checked the workflow is ACTIVE. With an
+    idempotency key already stored it starts nothing and answers that execution: the flag
+    says whether this call started it. A trigger key dedupes on the key alone, whatever
+    the data (a repeated delivery or event id is the same occurrence)."""
+    request = ExecuteRequest(start.trigger_data, {}, False, False, start.idempotency_key)
+    execution, steps = new_execution(workflow, start.triggered_by, request, start.trigger_type)
+    execution.request_fingerprint = None
+    execution.chain_depth = start.chain_depth
+    try:
+        return Started(*await engine.submit(execution, steps)), True
+    except IntegrityError:  # the key was stored first, by an earlier or concurrent start
+        if start.idempotency_key is None:
+            raise
+        found = await Execution.get_or_none(
+            workflow_id=workflow.id, idempotency_key=start.idempotency_key
+        )
+        if found is None:
+            raise
+        return Started(found, []), False
 
 
 async def execution_with_steps(started: Started) -> records.Execution:

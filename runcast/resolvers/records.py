@@ -16,6 +16,8 @@ from runcast.domain.enums import (
     WorkflowStatus,
 )
 from runcast.models import Execution, Notification, StepRun, Task, Workflow
+from runcast.resolvers.schedule_sync import next_runs
+from runcast.resolvers.triggers import trigger_view, webhook_url
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -49,11 +51,14 @@ def workflow(row: Workflow) -> records.Workflow:
         name=row.name,
         description=row.description,
         status=WorkflowStatus(row.status),
-        trigger=row.trigger,
+        trigger=trigger_view(row),
         timeout_ms=row.timeout_ms,
         actions=tuple(action(a) for a in row.actions),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        webhook_url=webhook_url(row),
+        concurrency=row.concurrency,
+        next_runs=next_runs(row),
     )
 
 
@@ -62,7 +67,7 @@ def workflow_brief(row: Workflow) -> records.WorkflowBrief:
         id=row.id,
         name=row.name,
         description=row.description,
-        trigger=row.trigger,
+        trigger=trigger_view(row),
         status=WorkflowStatus(row.status),
     )
 

@@ -2,7 +2,8 @@
 
 Wrong top-level types are 400 VALIDATION_ERROR; a definition whose actions do not hold
 together (unknown type, duplicate id, bad config) is 422 WORKFLOW_INVALID, with one detail
-per offending action.
+per offending action; so is a trigger or concurrency setting that does not hold together
+(see `trigger_input`), naming its field.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from runcast.engine.actions.checks import is_integer, unknown_keys
 from runcast.engine.actions.registry import ActionType, get_action_type
 from runcast.errors import ValidationError, WorkflowInvalid
 from runcast.jsonsafe import json_problem, json_size
+from runcast.resolvers.trigger_input import check_concurrency, check_trigger
+from runcast.resolvers.triggers import new_hook_id
 
 STATUSES = tuple(WorkflowStatus)
 ON_ERROR = tuple(OnError)
@@ -25,7 +28,7 @@ ACTION_FIELDS = ("id", "type", "name", "config", "onError", "timeout")
 MAX_ACTION_TIMEOUT_MS = 3_600_000
 MAX_WORKFLOW_TIMEOUT_MS = 7 * 24 * 3_600_000
 ACTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-FIELDS = {"name", "description", "status", "trigger", "timeoutMs", "actions"}
+FIELDS = {"name", "description", "status", "trigger", "timeoutMs", "actions", "concurrency"}
 
 
 def _bad(field: str, message: str) -> ValidationError:
@@ -59,10 +62,9 @@ def _check_optional_fields(body: dict[str, Any], out: dict[str, Any]) -> None:
             trigger = {"type": TriggerType.MANUAL}
         if not isinstance(trigger, dict):
             raise _bad("trigger", 'must be an object such as {"type": "manual"}')
-        trigger_type = trigger.get("type", TriggerType.MANUAL)
-        if not isinstance(trigger_type, str) or not trigger_type:
-            raise _bad("trigger.type", "must be a non-empty string")
-        out["trigger"] = {**trigger, "type": trigger_type}
+        out.update(check_trigger(trigger).model_fields())
+    if "concurrency" in body:
+        out["concurrency"] = check_concurrency(body["concurrency"])
     if "timeoutMs" in body:
         timeout = body["timeoutMs"]
         if timeout is not None and (
@@ -183,6 +185,8 @@ def parse_create(body: Any) -> dict[str, Any]:
         "trigger": {"type": TriggerType.MANUAL},
     }
     _check_optional_fields(body, out)
+    if out["trigger"]["type"] == TriggerType.WEBHOOK:
+        out["hook_id"] = new_hook_id()
     if "actions" not in body:
         raise _bad("actions", "required, a list of actions")
     out["actions"] = check_actions(body["actions"])

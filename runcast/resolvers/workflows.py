@@ -6,11 +6,14 @@ from typing import Any
 
 from runcast.domain import records
 from runcast.domain.callers import Caller
+from runcast.domain.enums import WorkflowStatus
 from runcast.errors import WorkflowNotFound
 from runcast.ids import is_wellformed_id, new_id
 from runcast.models import Role, Workflow
 from runcast.resolvers import records as to_record
 from runcast.resolvers.auth import Access, require_role
+from runcast.resolvers.schedule_sync import sync_schedule
+from runcast.resolvers.triggers import ensure_hook_id
 from runcast.resolvers.workflow_input import parse_create, parse_update
 from runcast.store import statements
 
@@ -40,6 +43,7 @@ async def create_workflow(caller: Caller, workspace: str, body: Any) -> records.
     access = await require_role(caller, workspace, Role.ADMIN)
     fields = parse_create(body)
     workflow = await Workflow.create(id=new_id("wf"), workspace=access.workspace, **fields)
+    await sync_schedule(workflow, was_active=False)
     return to_record.workflow(workflow)
 
 
@@ -50,8 +54,11 @@ async def update_workflow(
     workflow = await get_workflow_in(access, workflow_id)
     changes = parse_update(body)
     if changes:
+        was_active = workflow.status == WorkflowStatus.ACTIVE
         workflow.update_from_dict(changes)
+        ensure_hook_id(workflow)
         await workflow.save()
+        await sync_schedule(workflow, was_active)
     return to_record.workflow(workflow)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from runcast.domain import records
-from runcast.resolvers import executions, workflows
+from runcast.resolvers import events, executions, webhooks, workflows
 from runcast.schema.context import Context
+from runcast.schema.schedules import ScheduleMutations
 from runcast.schema.types import (
     CancelResult,
     ExecuteInput,
@@ -19,8 +21,26 @@ from runcast.schema.types import (
 )
 
 
+@strawberry.input
+class EmitEventInput:
+    """An event: workflows of the workspace that follow `name` start with `data` as their
+    trigger data; a repeated `id` starts nothing new."""
+
+    name: str
+    data: JSON | None = None
+    id: strawberry.ID | None = None
+
+
 @strawberry.type
-class Mutation:
+class EmitEventResult:
+    """The executions the event started (for a repeated id, those its first emission
+    started)."""
+
+    execution_ids: list[strawberry.ID]
+
+
+@strawberry.type
+class Mutation(ScheduleMutations):
     @reads(Workflow, mutation=True)
     async def create_workflow(
         self, info: Info[Context, None], workspace_slug: str, input: WorkflowInput
@@ -69,3 +89,23 @@ class Mutation:
         caller = await info.context.caller()
         engine = info.context.app_state.engine
         return await executions.cancel_execution(caller, workspace_slug, execution_id, engine)
+
+    @strawberry.mutation
+    async def emit_event(
+        self, info: Info[Context, None], workspace_slug: str, input: EmitEventInput
+    ) -> EmitEventResult:
+        caller = await info.context.caller()
+        body = {"name": input.name, "data": input.data}
+        if input.id is not None:
+            body["id"] = str(input.id)
+        engine = info.context.app_state.engine
+        ids = await events.emit(caller, workspace_slug, body, engine)
+        return EmitEventResult(execution_ids=[strawberry.ID(i) for i in ids])
+
+    @reads(Workflow, mutation=True)
+    async def rotate_webhook(
+        self, info: Info[Context, None], workspace_slug: str, id: strawberry.ID
+    ) -> records.Workflow:
+        """A new hook URL for a webhook workflow; the old one answers 404 from now on."""
+        caller = await info.context.caller()
+        return await webhooks.rotate(caller, workspace_slug, id)
