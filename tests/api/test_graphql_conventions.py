@@ -170,7 +170,7 @@ async def test_me_names_roles_by_the_enum(client, tokens):
             "input: $input) { id } }",
             {"input": {"name": "x", "actions": [{**notify(), "onError": "stop"}]}},
         ),
-        ('{ executions(workspaceSlug: "acme", status: [DONE]) { pagination { total } } }', {}),
+        ('{ executions(workspaceSlug: "acme", filter: {status: [DONE]}) { totalCount } }', {}),
         (
             'mutation { createWorkflow(workspaceSlug: "acme", input: {name: "x", status: "ACTIVE",'
             " actions: []}) { id } }",
