@@ -1,5 +1,5 @@
-"""SQLite's group commit runs its trips on the event loop when it gets the write lock at once,
-and waits off the loop, without failing, when another connection holds it."""
+"""SQLite's group commit waits off the event loop, without failing, while another connection
+holds the write lock, and a failed guard undoes only its own transaction."""
 
 from __future__ import annotations
 

@@ -98,15 +98,10 @@ def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
 
 class GroupCommit:
     """SQLite's hot-path work, grouped: the transactions and reads handed in while one trip
-    is under way go together in the next trip, each transaction in its own savepoint under
-    one COMMIT. The connection is serial, so under load this is what lets it keep up.
-
-    A trip runs on the event loop's own thread when it need not wait: its `BEGIN
-    IMMEDIATE` gets the write lock at once (the connection's busy timeout is 0 there) and
-    the work takes SQLite well under a millisecond, less than handing it to a thread and
-    back costs. When another connection holds the lock (the ORM's writes, a WAL reset)
-    the trip is rolled back and runs again on the connection's own thread, which waits
-    for its turn through the configured busy timeout while the loop goes on."""
+    to the connection's thread is under way go together in the next trip, each transaction
+    in its own savepoint under one COMMIT. The connection is serial, and a trip costs more
+    in waiting for threads than in SQLite's work, so under load this is what lets it keep
+    up. The connection is opened, used and closed on one thread of its own."""
 
     def __init__(self, path: str, pragmas: Mapping[str, str]) -> None:
         self.path = path
@@ -132,13 +127,10 @@ class GroupCommit:
             await thread.stop()
 
     def _connect(self) -> sqlite3.Connection:
-        # Autocommit; used by the loop's thread and this one, never by both at once (a
-        # trip runs on one of them and the next waits for it).
-        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        connection = sqlite3.connect(self.path, isolation_level=None)  # autocommit
         connection.row_factory = sqlite3.Row
         for pragma, value in self.pragmas.items():
             connection.execute(f"PRAGMA {pragma}={value}")
-        connection.execute("PRAGMA busy_timeout=0")
         return connection
 
     async def submit(self, work: Work) -> Result:
@@ -164,10 +156,7 @@ class GroupCommit:
             if thread is None or connection is None:
                 raise OperationalError("the SQLite store is closed")
             works = [work for work, _ in group]
-            results = _run_now(connection, works)
-            if results is None:
-                wait_ms = self.pragmas.get("busy_timeout", "0")
-                results = await thread.call(lambda: _run_waiting(connection, works, wait_ms))
+            results = await thread.call(lambda: _run_group(connection, works))
         except Exception as exc:  # the whole trip failed: every transaction in it did
             for _, future in group:
                 if not future.done():
@@ -201,61 +190,19 @@ def _translated(exc: Exception) -> Exception:
     return exc
 
 
-class _Busy(Exception):
-    """Another connection holds a lock this trip needs: it must wait, off the loop."""
-
-
-_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _BUSY_CODES
-
-
-def _run_now(
-    connection: sqlite3.Connection, group: Sequence[Work]
-) -> list[Result | Exception] | None:
-    """`group` run at once on the calling thread (busy timeout 0); None, with nothing
-    written, when it would have to wait for another connection."""
-    try:
-        return _run_group(connection, group, waits=False)
-    except _Busy:
-        return None
-
-
-def _run_waiting(
-    connection: sqlite3.Connection, group: Sequence[Work], wait_ms: str
-) -> list[Result | Exception]:
-    """`group` run on the connection's thread, waiting up to `wait_ms` for locks."""
-    connection.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
-    try:
-        return _run_group(connection, group, waits=True)
-    finally:
-        connection.execute("PRAGMA busy_timeout=0")
-
-
-def _run_group(
-    connection: sqlite3.Connection, group: Sequence[Work], waits: bool
-) -> list[Result | Exception]:
-    """In autocommit mode: each transaction of `group` in a savepoint (rolled back alone
-    when it fails), all under one COMMIT; reads in the same transaction, or on their own
-    when the group has no writes. Without `waits`, a lock held elsewhere raises `_Busy`
-    after rolling back everything."""
+def _run_group(connection: sqlite3.Connection, group: Sequence[Work]) -> list[Result | Exception]:
+    """Runs in the connection's thread, in autocommit mode: each transaction of `group` in
+    a savepoint (rolled back alone when it fails), all under one COMMIT; reads in the same
+    transaction, or on their own when the group has no writes."""
     writes = any(not isinstance(work, Query) or work.writes for work in group)
     results: list[Result | Exception] = []
     if writes:
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if not waits and _is_busy(exc):
-                raise _Busy from exc
-            raise
+        connection.execute("BEGIN IMMEDIATE")
     try:
         for work in group:
-            if isinstance(work, Query):
-                results.append(_read(connection, work, waits))
-            else:
-                results.append(_write(connection, work, waits))
+            results.append(
+                _read(connection, work) if isinstance(work, Query) else _write(connection, work)
+            )
     except BaseException:
         if writes:
             connection.execute("ROLLBACK")
@@ -265,26 +212,18 @@ def _run_group(
     return results
 
 
-def _read(
-    connection: sqlite3.Connection, query: Query, waits: bool
-) -> list[dict[str, Any]] | Exception:
+def _read(connection: sqlite3.Connection, query: Query) -> list[dict[str, Any]] | Exception:
     try:
         return [dict(row) for row in connection.execute(query.sql, query.params).fetchall()]
     except sqlite3.Error as exc:
-        if not waits and _is_busy(exc):
-            raise _Busy from exc
         return exc
 
 
-def _write(
-    connection: sqlite3.Connection, statements: Sequence[Statement], waits: bool
-) -> bool | Exception:
+def _write(connection: sqlite3.Connection, statements: Sequence[Statement]) -> bool | Exception:
     connection.execute("SAVEPOINT one")
     try:
         result: bool | Exception = _apply(connection, statements)
     except sqlite3.Error as exc:
-        if not waits and _is_busy(exc):
-            raise _Busy from exc
         result = exc
     if result is not True:
         connection.execute("ROLLBACK TO one")
