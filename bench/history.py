@@ -45,7 +45,7 @@ WEIGHTS = (85, 11, 4)
 COLUMNS = (
     "id, workspace_id, workflow_id, status, trigger_type, trigger_data, variables, actions, "
     "is_simulation, cancel_requested, created_at, started_at, completed_at, duration_ms, "
-    "last_seq, fencing_token"
+    "last_seq, fencing_token, chain_depth"
 )
 
 
@@ -121,6 +121,7 @@ def _row(workspace_id: str, workflow_id: str, rng: random.Random, i: int) -> tup
         started.isoformat(" "),
         completed.isoformat(" "),
         duration,
+        0,
         0,
         0,
     )
