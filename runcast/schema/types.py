@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -25,6 +25,27 @@ from runcast.errors import WorkflowNotFound
 from runcast.resolvers import workflows
 from runcast.schema.context import Context
 from runcast.schema.loaders import Loaders, MemberWorkspace
+
+if TYPE_CHECKING:
+    from runcast.schema.connections import ExecutionConnection, ExecutionFilter
+
+# The connection's types are defined beside its resolver, which reads these types.
+Connection = Annotated["ExecutionConnection", strawberry.lazy("runcast.schema.connections")]
+Filter = Annotated["ExecutionFilter", strawberry.lazy("runcast.schema.connections")]
+
+
+async def _executions(
+    info: Info[Context, None],
+    workspace: str,
+    workflow_id: str | None,
+    page: dict[str, Any],
+) -> records.ExecutionConnection:
+    """A parent's `executions` connection, through the resolver `Query.executions` uses."""
+    # Imported here: the connections module imports this one.
+    from runcast.schema.connections import resolve_executions
+
+    return await resolve_executions(info, workspace, workflow_id, **page)
+
 
 # The domain's enums are served as they are: each GraphQL enum has its members' names.
 for _enum in (ExecutionStatus, StepStatus, OnError, TriggerType, WorkflowStatus, Role, TaskStatus):
@@ -141,6 +162,21 @@ class Workflow(Node):
         """Figures over every execution of the workflow (batched across workflows)."""
         return await (await _loaders(info)).workflow_statistics.load(root.id)
 
+    @reads(Connection)
+    async def executions(
+        self,
+        root: records.Workflow,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: Filter | None = None,
+    ) -> records.ExecutionConnection:
+        """The workflow's executions, newest first (`filter.workflowId` is this workflow)."""
+        page = {"first": first, "after": after, "last": last, "before": before, "filter": filter}
+        return await _executions(info, root.workspace_id, root.id, page)
+
 
 @strawberry.type
 class Workspace(Node):
@@ -161,6 +197,21 @@ class Workspace(Node):
     ) -> list[records.Workflow]:
         caller = await info.context.caller()
         return await workflows.list_workflows(caller, root.id)
+
+    @reads(Connection)
+    async def executions(
+        self,
+        root: MemberWorkspace,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: Filter | None = None,
+    ) -> records.ExecutionConnection:
+        """The workspace's executions, newest first, as `Query.executions` lists them."""
+        page = {"first": first, "after": after, "last": last, "before": before, "filter": filter}
+        return await _executions(info, root.id, None, page)
 
 
 @strawberry.type
@@ -378,31 +429,3 @@ class ExecuteInput:
         description="Answer once the execution has finished (at most 30 s), as REST's wait.",
     )
     idempotency_key: str | None = strawberry.UNSET
-
-
-@strawberry.type
-class WorkflowRef:
-    id: strawberry.ID
-    name: str
-
-
-@strawberry.type
-class ExecutionListItem(ExecutionCore):
-    """An execution as listings show it: without steps, progress or timing."""
-
-    workflow: WorkflowRef
-
-
-@strawberry.type
-class Pagination:
-    total: int
-    offset: int
-    limit: int
-    has_more: bool
-
-
-@strawberry.type
-class ExecutionList:
-    executions: list[ExecutionListItem]
-    pagination: Pagination
-    statistics: ExecutionStatistics
