@@ -68,6 +68,8 @@ class Settings:
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 10.0
     poll_seconds: float = 1.0
+    schedule_poll_seconds: float = 0.5
+    """How often each node's schedule loop looks for due ticks."""
     node_id: str = field(default_factory=lambda: f"node_{os.getpid()}")
 
     @classmethod
@@ -108,6 +110,7 @@ class Settings:
             lease_seconds=float(_int(env, "RUNCAST_LEASE_SECONDS", 30, 2)),
             heartbeat_seconds=float(_int(env, "RUNCAST_HEARTBEAT_SECONDS", 10, 1)),
             poll_seconds=float(_int(env, "RUNCAST_POLL_SECONDS", 1, 1)),
+            schedule_poll_seconds=_int(env, "RUNCAST_SCHEDULE_POLL_MS", 500, 10) / 1000,
             node_id=env.get("RUNCAST_NODE_ID") or default.node_id,
         )
 

@@ -1,0 +1,178 @@
+"""Cron schedules: their ticks (croniter, in the schedule's time zone) and the tick loop
+every node runs.
+
+Exactly one execution per tick, on any number of nodes: each node's loop reads the
+schedules due now and starts each due tick's execution under a key made of the tick's
+time (the `Starter` makes it), which the unique (workflow, idempotency key) of executions
+admits once; then it moves the schedule's next tick on with a write guarded on the tick
+it read. Two nodes that handle the same tick both try; one execution is stored, one move
+succeeds. A node that stops between the two leaves the tick due, and the next pass (here
+or elsewhere) finds its execution already stored. No timer decides who runs a tick.
+
+Ticks are instants (UTC); croniter finds them in the schedule's time zone, so daylight
+saving time follows croniter's rule (see docs/triggers.md, "Schedules").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from runcast.domain.clock import utcnow
+from runcast.models import Schedule, Workflow
+from runcast.store import schedules as store
+from runcast.tasks import cancel_and_wait
+
+logger = logging.getLogger("runcast")
+
+BATCH = 500
+"""Schedules read per statement."""
+CONCURRENT_STARTS = 64
+MOST_TICKS_PER_PASS = 1000
+"""Ticks of one schedule started in one pass (a long catch-up goes on in the next)."""
+STOP_WAIT_S = 5.0
+
+Starter = Callable[[Workflow, datetime], Awaitable[object]]
+"""Start the execution of the workflow's tick under the tick's own idempotency key (made
+from its time), so that a tick already started starts nothing."""
+
+
+class Overlap:
+    """What a tick does while an execution started by the schedule is still under way."""
+
+    SKIP = "skip"
+    ALLOW = "allow"
+    BUFFER_ONE = "buffer_one"
+
+
+def _cron(expression: str, start: datetime, timezone: str) -> croniter:
+    return croniter(expression, start.astimezone(ZoneInfo(timezone)))
+
+
+def ticks_after(expression: str, timezone: str, after: datetime) -> Iterator[datetime]:
+    """The schedule's ticks strictly after `after`, in order, as UTC instants."""
+    iterator = _cron(expression, after, timezone)
+    while True:
+        yield iterator.get_next(datetime).astimezone(UTC)
+
+
+def next_tick(expression: str, timezone: str, after: datetime) -> datetime:
+    return next(ticks_after(expression, timezone, after))
+
+
+def first_tick_from(expression: str, timezone: str, start: datetime) -> datetime:
+    """The first tick at or after `start` (ticks fall on whole seconds)."""
+    return next_tick(expression, timezone, start - timedelta(microseconds=1))
+
+
+@dataclass
+class _Plan:
+    """What one pass does with one due schedule."""
+
+    start: list[datetime]
+    next_tick_at: datetime
+    buffered_tick_at: datetime | None
+
+
+def plan(schedule: Schedule, now: datetime, busy: bool) -> _Plan:
+    """The ticks of `schedule` due by `now` to start, and where its next and buffered tick
+    move: ticks older than the catch-up window are passed over; under `skip` a tick while
+    an execution is under way starts nothing, under `buffer_one` the first such tick is
+    kept (the others pass) and starts when the execution ends, under `allow` all start."""
+    window_start = now - timedelta(seconds=schedule.catchup_window_seconds)
+    tick = schedule.next_tick_at
+    if tick < window_start:
+        tick = first_tick_from(schedule.cron, schedule.timezone, window_start)
+    buffered = schedule.buffered_tick_at
+    start: list[datetime] = []
+    ticks = ticks_after(schedule.cron, schedule.timezone, tick)
+    handled = 0
+    while tick <= now and handled < MOST_TICKS_PER_PASS:
+        if not busy or schedule.overlap == Overlap.ALLOW:
+            start.append(tick)
+            busy = True
+        elif schedule.overlap == Overlap.BUFFER_ONE and buffered is None:
+            buffered = tick
+        tick = next(ticks)
+        handled += 1
+    return _Plan(start, tick, buffered)
+
+
+class ScheduleLoop:
+    """The tick loop of one node: every `poll_s`, start the ticks due by `now()` and the
+    buffered ticks whose wait is over."""
+
+    def __init__(self, start: Starter, poll_s: float, now: Callable[[], datetime] = utcnow) -> None:
+        self.start_tick = start
+        self.poll_s = poll_s
+        self.now = now
+        self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(CONCURRENT_STARTS)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="schedule ticks")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await cancel_and_wait([self._task], STOP_WAIT_S)
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("schedule pass failed")
+            await asyncio.sleep(self.poll_s)
+
+    async def tick(self) -> None:
+        """One pass: buffered ticks first, then every schedule due now."""
+        await self._release_buffered()
+        while True:
+            now = self.now()
+            due = await store.due(now, BATCH)
+            if not due:
+                return
+            busy = await store.busy(
+                [d.workflow.id for d in due if d.schedule.overlap != Overlap.ALLOW]
+            )
+            moved = await asyncio.gather(
+                *(self._handle(d, now, d.workflow.id in busy) for d in due)
+            )
+            if len(due) < BATCH or not any(moved):
+                return
+
+    async def _handle(self, due: store.Due, now: datetime, busy: bool) -> bool:
+        """Start the schedule's due ticks and move it on; False when another node moved it
+        first."""
+        schedule = due.schedule
+        decided = plan(schedule, now, busy)
+        await asyncio.gather(*(self._start(due.workflow, tick) for tick in decided.start))
+        return await store.move(
+            schedule.workflow_id,
+            schedule.next_tick_at,
+            decided.next_tick_at,
+            schedule.buffered_tick_at,
+            decided.buffered_tick_at,
+        )
+
+    async def _start(self, workflow: Workflow, tick: datetime) -> None:
+        async with self._slots:
+            await self.start_tick(workflow, tick)
+
+    async def _release_buffered(self) -> None:
+        """Start each buffered tick whose schedule has no execution under way any more."""
+        waiting = await store.buffered(BATCH)
+        busy = await store.busy([d.workflow.id for d in waiting])
+        for due in waiting:
+            tick = due.schedule.buffered_tick_at
+            if due.workflow.id in busy or tick is None:
+                continue
+            await self._start(due.workflow, tick)
+            await store.clear_buffer(due.workflow.id, tick)

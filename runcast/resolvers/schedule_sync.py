@@ -1,0 +1,64 @@
+"""A workflow's schedule as its trigger defines it: the schedule row kept in step with the
+trigger whenever the workflow is saved, and the next runs it shows (see docs/triggers.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from runcast.domain.clock import utcnow
+from runcast.domain.enums import TriggerType, WorkflowStatus
+from runcast.engine.schedules import next_tick, ticks_after
+from runcast.models import Schedule, Workflow
+from runcast.store import schedules as store
+
+NEXT_RUNS = 5
+
+
+def schedule_trigger(workflow: Workflow) -> dict[str, Any] | None:
+    trigger = workflow.trigger
+    if isinstance(trigger, dict) and trigger.get("type") == TriggerType.SCHEDULE:
+        return trigger
+    return None
+
+
+def next_runs(workflow: Workflow, now: datetime | None = None) -> tuple[datetime, ...] | None:
+    """The next `NEXT_RUNS` ticks of a schedule workflow; empty while it is paused or
+    INACTIVE, None for a workflow without a schedule."""
+    trigger = schedule_trigger(workflow)
+    if trigger is None:
+        return None
+    if trigger.get("paused") or workflow.status != WorkflowStatus.ACTIVE:
+        return ()
+    ticks = ticks_after(trigger["cron"], trigger.get("timezone", "UTC"), now or utcnow())
+    return tuple(islice(ticks, NEXT_RUNS))
+
+
+async def sync_schedule(workflow: Workflow, was_active: bool) -> None:
+    """Keep the workflow's schedule row in step with its (saved) trigger. The next tick is
+    the first after now when the schedule is new, its cron, time zone or pause changed, or
+    the workflow was not ACTIVE: ticks from before are not made up."""
+    trigger = schedule_trigger(workflow)
+    if trigger is None:
+        await store.delete(workflow.id)
+        return
+    existing = await store.get(workflow.id)
+    schedule = Schedule(
+        workflow_id=workflow.id,
+        cron=trigger["cron"],
+        timezone=trigger.get("timezone", "UTC"),
+        overlap=trigger.get("overlap", "skip"),
+        catchup_window_seconds=trigger.get("catchupWindowSeconds", 60),
+        paused=bool(trigger.get("paused", False)),
+        next_tick_at=next_tick(trigger["cron"], trigger.get("timezone", "UTC"), utcnow()),
+    )
+    if (
+        existing is not None
+        and was_active
+        and (existing.cron, existing.timezone, existing.paused)
+        == (schedule.cron, schedule.timezone, schedule.paused)
+    ):
+        schedule.next_tick_at = existing.next_tick_at
+        schedule.buffered_tick_at = existing.buffered_tick_at
+    await store.save(schedule)

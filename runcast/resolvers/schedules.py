@@ -1,0 +1,151 @@
+"""Schedules: keeping a workflow's schedule row in step with its trigger, starting a tick's
+execution, pause and resume, the next runs, and backfill (see docs/triggers.md).
+
+A tick's execution has triggerType `schedule`, triggerData `{"scheduledAt": <tick>}` and
+the idempotency key `§schedule:<tick in UTC>`: the unique (workflow, key) of executions
+admits one execution per tick whichever node (or backfill) starts it first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from runcast.domain import records
+from runcast.domain.callers import Caller
+from runcast.domain.clock import iso, utcnow
+from runcast.domain.enums import TriggerType, WorkflowStatus
+from runcast.engine.scheduler import Engine
+from runcast.engine.schedules import Starter, next_tick, ticks_after
+from runcast.errors import BackfillTooLarge, NotScheduled, ValidationError, WorkflowInactive
+from runcast.models import Role, Workflow
+from runcast.resolvers import records as to_record
+from runcast.resolvers.auth import require_role
+from runcast.resolvers.executions import TriggerStart, start_triggered, trigger_key
+from runcast.resolvers.schedule_sync import schedule_trigger
+from runcast.resolvers.workflows import get_workflow_in
+from runcast.store import schedules as store
+
+MAX_BACKFILL_TICKS = 1000
+BACKFILL_CONCURRENCY = 32
+
+
+def tick_starter(engine: Engine) -> Starter:
+    """What the schedule loop calls to start a tick's execution."""
+
+    async def start(workflow: Workflow, tick: datetime) -> bool:
+        _, started = await start_triggered(workflow, _tick_start(tick), engine)
+        return started
+
+    return start
+
+
+def _tick_start(tick: datetime) -> TriggerStart:
+    moment = iso(tick)
+    assert moment is not None
+    return TriggerStart(
+        TriggerType.SCHEDULE, {"scheduledAt": moment}, trigger_key("schedule", moment)
+    )
+
+
+async def _scheduled_workflow(caller: Caller, workspace: str, workflow_id: str) -> Workflow:
+    access = await require_role(caller, workspace, Role.EDITOR)
+    workflow = await get_workflow_in(access, workflow_id)
+    if schedule_trigger(workflow) is None:
+        raise NotScheduled(f"Workflow {workflow.id!r} has no schedule trigger")
+    return workflow
+
+
+async def set_paused(
+    caller: Caller, workspace: str, workflow_id: str, paused: bool
+) -> records.Workflow:
+    """Pause or resume a workflow's schedule (EDITOR): its trigger's `paused` and its row.
+    Ticks while paused are not made up; resuming starts at the next tick after now."""
+    workflow = await _scheduled_workflow(caller, workspace, workflow_id)
+    trigger = schedule_trigger(workflow)
+    assert trigger is not None
+    workflow.trigger = {**trigger, "paused": paused}
+    await workflow.save(update_fields=["trigger", "updated_at"])
+    await store.set_paused(
+        workflow.id, paused, next_tick(trigger["cron"], trigger.get("timezone", "UTC"), utcnow())
+    )
+    return to_record.workflow(workflow)
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """A backfill's answer: how many ticks the range holds, how many executions it started
+    (a tick that already has one starts none) and every tick's execution id."""
+
+    ticks: int
+    started: int
+    execution_ids: tuple[str, ...]
+
+
+def parse_range(body: Any) -> tuple[datetime, datetime]:
+    """`{"from", "to"}`: ISO 8601 instants with a time zone, `from` not after `to`."""
+    if not isinstance(body, dict):
+        raise ValidationError("The request body must be a JSON object")
+    unknown = sorted(set(body) - {"from", "to"})
+    if unknown:
+        raise ValidationError(f"{unknown[0]}: unknown field", [{"field": unknown[0]}])
+    bounds = [_instant(body.get(name), name) for name in ("from", "to")]
+    if bounds[0] > bounds[1]:
+        raise ValidationError("from: must not be after to", [{"field": "from"}])
+    return bounds[0], bounds[1]
+
+
+def _instant(value: Any, field: str) -> datetime:
+    problem = ValidationError(
+        f"{field}: an ISO 8601 time with a time zone, e.g. 2026-01-01T00:00:00Z",
+        [{"field": field}],
+    )
+    if not isinstance(value, str):
+        raise problem
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise problem from None
+    if moment.tzinfo is None:
+        raise problem
+    return moment
+
+
+async def backfill(
+    caller: Caller, workspace: str, workflow_id: str, start: datetime, end: datetime, engine: Engine
+) -> Backfill:
+    """Start one execution per tick from `start` to `end` (both included), regardless of
+    the overlap policy and of a pause; 422 BACKFILL_TOO_LARGE beyond `MAX_BACKFILL_TICKS`."""
+    workflow = await _scheduled_workflow(caller, workspace, workflow_id)
+    if workflow.status != WorkflowStatus.ACTIVE:
+        raise WorkflowInactive(f"Workflow {workflow.id!r} is not active")
+    trigger = schedule_trigger(workflow)
+    assert trigger is not None
+    ticks: list[datetime] = []
+    for tick in ticks_after(trigger["cron"], trigger.get("timezone", "UTC"), start - _INSTANT):
+        if tick > end:
+            break
+        if len(ticks) == MAX_BACKFILL_TICKS:
+            raise BackfillTooLarge(
+                f"The range holds more than {MAX_BACKFILL_TICKS} ticks",
+                [{"field": "to", "limit": MAX_BACKFILL_TICKS}],
+            )
+        ticks.append(tick)
+    slots = asyncio.Semaphore(BACKFILL_CONCURRENCY)
+
+    async def start_one(tick: datetime) -> tuple[str, bool]:
+        async with slots:
+            started, new = await start_triggered(workflow, _tick_start(tick), engine)
+            return started.execution.id, new
+
+    results = await asyncio.gather(*(start_one(tick) for tick in ticks))
+    return Backfill(
+        ticks=len(ticks),
+        started=sum(1 for _, new in results if new),
+        execution_ids=tuple(execution_id for execution_id, _ in results),
+    )
+
+
+_INSTANT = timedelta(microseconds=1)

@@ -1,0 +1,152 @@
+"""Schedules' SQL: the schedules due now (with their workflows), which of them have an
+execution under way, and the guarded moves of a schedule's next and buffered tick.
+
+Every write is guarded on the value it read (compare and set), so when several nodes
+handle the same tick, one move wins and the others change nothing; the execution of a
+tick is made unique by its idempotency key, not here (see `runcast.engine.schedules`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from runcast.domain.enums import ExecutionStatus, TriggerType, WorkflowStatus
+from runcast.models import Execution, Schedule, Workflow
+from runcast.store import statements
+
+__all__ = [
+    "Due",
+    "buffered",
+    "busy",
+    "clear_buffer",
+    "delete",
+    "due",
+    "get",
+    "move",
+    "save",
+    "set_paused",
+]
+
+
+@dataclass(frozen=True)
+class Due:
+    """A schedule with its workflow, read together."""
+
+    schedule: Schedule
+    workflow: Workflow
+
+
+def _db(column: str, value: Any) -> Any:
+    return Schedule._meta.fields_map[column].to_db_value(value, Schedule)
+
+
+def _select(condition: str) -> str:
+    """Schedules with their workflows, unpaused and ACTIVE, that meet `condition`. (The
+    columns are read when the ORM is set up, which completes the models' fields.)"""
+    return (
+        f"SELECT {statements.columns(Schedule, 's')}, {statements.columns(Workflow, 'w')} "
+        f"FROM {Schedule._meta.db_table} s JOIN {Workflow._meta.db_table} w "
+        f"ON w.id = s.workflow_id WHERE s.paused = ? AND w.status = ? AND {condition}"
+    )
+
+
+def _pairs(rows: list[dict[str, Any]]) -> list[Due]:
+    """Rows of `_select` as schedules with their workflows. The two tables share no column
+    name but `workflow_id` (the schedule's key, the workflow's `id`)."""
+    return [
+        Due(statements.instance(Schedule, row), statements.instance(Workflow, row)) for row in rows
+    ]
+
+
+async def due(now: datetime, limit: int) -> list[Due]:
+    """Unpaused schedules of ACTIVE workflows whose next tick is at or before `now`,
+    earliest first."""
+    rows = await statements.fetch(
+        _select("s.next_tick_at <= ? ORDER BY s.next_tick_at LIMIT ?"),
+        [_db("paused", False), WorkflowStatus.ACTIVE.value, _db("next_tick_at", now), limit],
+    )
+    return _pairs(rows)
+
+
+async def buffered(limit: int) -> list[Due]:
+    """Unpaused schedules of ACTIVE workflows holding a buffered tick."""
+    rows = await statements.fetch(
+        _select("s.buffered_tick_at IS NOT NULL ORDER BY s.buffered_tick_at LIMIT ?"),
+        [_db("paused", False), WorkflowStatus.ACTIVE.value, limit],
+    )
+    return _pairs(rows)
+
+
+async def busy(workflow_ids: Sequence[str]) -> set[str]:
+    """Those of the workflows with a PENDING or RUNNING execution started by a schedule."""
+    if not workflow_ids:
+        return set()
+    marks = ", ".join("?" * len(workflow_ids))
+    rows = await statements.fetch(
+        f"SELECT DISTINCT workflow_id FROM {Execution._meta.db_table} "
+        f"WHERE workflow_id IN ({marks}) AND trigger_type = ? AND status IN (?, ?)",
+        [
+            *workflow_ids,
+            TriggerType.SCHEDULE.value,
+            ExecutionStatus.PENDING.value,
+            ExecutionStatus.RUNNING.value,
+        ],
+    )
+    return {row["workflow_id"] for row in rows}
+
+
+async def move(
+    workflow_id: str,
+    read_next: datetime,
+    next_tick_at: datetime,
+    read_buffered: datetime | None,
+    buffered_tick_at: datetime | None,
+) -> bool:
+    """Set the schedule's next and buffered tick if they are still those read; False when
+    another node moved them first (or the schedule changed meanwhile)."""
+    where: dict[str, Any] = {"workflow_id": workflow_id, "next_tick_at": read_next}
+    if read_buffered is not None:
+        where["buffered_tick_at"] = read_buffered
+    sets = {"next_tick_at": next_tick_at, "buffered_tick_at": buffered_tick_at}
+    statement = statements.update(statements.dialect(), Schedule, sets, where, expect=1)
+    if read_buffered is None:
+        statement = replace(statement, sql=statement.sql + " AND buffered_tick_at IS NULL")
+    return await statements.run([statement])
+
+
+async def clear_buffer(workflow_id: str, tick: datetime) -> bool:
+    """Drop the schedule's buffered tick if it is still `tick`."""
+    statement = statements.update(
+        statements.dialect(),
+        Schedule,
+        {"buffered_tick_at": None},
+        {"workflow_id": workflow_id, "buffered_tick_at": tick},
+        expect=1,
+    )
+    return await statements.run([statement])
+
+
+async def get(workflow_id: str) -> Schedule | None:
+    found = await statements.select(Schedule, "t.workflow_id = ?", [workflow_id])
+    return found[0] if found else None
+
+
+async def save(schedule: Schedule) -> None:
+    """Store the schedule, replacing the workflow's previous one."""
+    await Schedule.filter(workflow_id=schedule.workflow_id).delete()
+    await schedule.save(force_create=True)
+
+
+async def delete(workflow_id: str) -> None:
+    await Schedule.filter(workflow_id=workflow_id).delete()
+
+
+async def set_paused(workflow_id: str, paused: bool, next_tick_at: datetime) -> None:
+    """Pause or resume; a pause drops the buffered tick, and resuming starts from
+    `next_tick_at` (ticks while paused are not made up)."""
+    await Schedule.filter(workflow_id=workflow_id).update(
+        paused=paused, next_tick_at=next_tick_at, buffered_tick_at=None
+    )
