@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+
 from runcast.domain.callers import Caller
 from runcast.domain.clock import utcnow
 from runcast.domain.enums import ExecutionStatus, StepStatus, TriggerType, WorkflowStatus
@@ -66,6 +68,8 @@ class Event:
     data: dict[str, Any]
     id: str
     chain_depth: int = 0
+    chosen_id: bool = False
+    """Whether the emitter chose the id (so it may repeat)."""
 
 
 def parse_event(body: Any) -> Event:
@@ -98,12 +102,12 @@ def parse_event(body: Any) -> Event:
         raise ValidationError(f"data: larger than {MAX_INPUT_BYTES} bytes", [{"field": "data"}])
     event_id = body.get("id")
     if event_id is None:
-        event_id = new_id("evt")
-    elif not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
+        return Event(name, data, new_id("evt"))
+    if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
         raise ValidationError(
             f"id: 1 to {MAX_EVENT_ID} printable ASCII characters", [{"field": "id"}]
         )
-    return Event(name, data, event_id)
+    return Event(name, data, event_id, chosen_id=True)
 
 
 def matches(trigger: dict[str, Any], data: dict[str, Any]) -> bool:
@@ -151,7 +155,7 @@ async def _too_deep(workflow: Workflow, event: Event, engine: Engine) -> str:
         step.status = StepStatus.SKIPPED
     try:
         await engine.store.insert(execution, steps)
-    except Exception:
+    except IntegrityError:
         found = await Execution.get_or_none(workflow_id=workflow.id, idempotency_key=key)
         if found is None:
             raise
@@ -177,9 +181,25 @@ async def _start(workflow: Workflow, event: Event, caller: Caller | None, engine
 async def publish(
     workspace_id: str, event: Event, caller: Caller | None, engine: Engine
 ) -> list[str]:
-    """Start the event's followers; answers the executions it started (or had started)."""
+    """Start the event's followers; answers the executions it started (or had started).
+
+    An id the emitter chose may be a repeat: the executions stored under it are read first
+    (one query), so a repeat costs no failed inserts; a concurrent first emission is still
+    caught by the unique key in `start_triggered`."""
     followers = await _followers(workspace_id, event)
-    return list(await asyncio.gather(*(_start(w, event, caller, engine) for w in followers)))
+    if not followers:
+        return []
+    earlier: dict[str, str] = {}
+    if event.chosen_id:
+        rows = await Execution.filter(
+            workflow_id__in=[w.id for w in followers],
+            idempotency_key=trigger_key("event", event.id),
+        ).values_list("workflow_id", "id")
+        earlier = {str(workflow_id): str(execution_id) for workflow_id, execution_id in rows}
+    missing = [w for w in followers if w.id not in earlier]
+    started = await asyncio.gather(*(_start(w, event, caller, engine) for w in missing))
+    earlier.update((w.id, execution_id) for w, execution_id in zip(missing, started, strict=True))
+    return [earlier[w.id] for w in followers]
 
 
 async def emit(caller: Caller, workspace: str, body: Any, engine: Engine) -> list[str]:
