@@ -23,8 +23,11 @@ from runcast.engine.scheduler import Engine
 from runcast.errors import RuncastError
 from runcast.events.bus import EventBus
 from runcast.events.hub import Hub
+from runcast.resolvers.events import ExecutionEvents
+from runcast.rest import events as rest_events
 from runcast.rest import executions as rest_executions
 from runcast.rest import history as rest_history
+from runcast.rest import hooks as rest_hooks
 from runcast.rest import stream as rest_stream
 from runcast.rest import workflows as rest_workflows
 from runcast.rest import workspace_stream as rest_workspace_stream
@@ -39,6 +42,9 @@ from runcast.store.executions import SqlExecutionStore
 from runcast.store.statements import close_sqlite, open_sqlite
 
 logger = logging.getLogger("runcast")
+
+SHUTDOWN_DRAIN_S = 2.0
+"""How long shutdown waits for built-in execution events under way."""
 
 
 async def healthz(request: Request) -> Response:
@@ -71,6 +77,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await hub.start()
             http = create_http_policy(settings.allow_private_network)
             engine = Engine(settings, SqlExecutionStore(), EventBus(hub.broadcast), hub, http)
+            execution_events = ExecutionEvents(engine)
+            engine.on_finished = execution_events.finished
             app.state.hub = hub
             app.state.engine = engine
             database_file = sqlite_file(settings.database_url)
@@ -86,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             finally:
                 app.state.ready = False
                 await engine.stop()
+                await execution_events.drain(SHUTDOWN_DRAIN_S)
                 await http.aclose()
                 await hub.stop()
                 if store is not None:
@@ -104,6 +113,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *rest_executions.ROUTES,
         *rest_history.ROUTES,
         *rest_workflows.ROUTES,
+        *rest_hooks.ROUTES,
+        *rest_events.ROUTES,
     ]
     middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
     if settings.cors_origins:
@@ -119,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/healthz", healthz),
             Mount("/api", routes=api_routes),
+            *rest_hooks.HOOK_ROUTES,
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
