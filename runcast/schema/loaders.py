@@ -45,6 +45,7 @@ class Loaders:
     tasks: DataLoader[str, records.Task | None]
     notifications: DataLoader[str, records.Notification | None]
     workspaces: DataLoader[str, MemberWorkspace | None]
+    workspace_workflows: DataLoader[str, tuple[records.Workflow, ...]]
     steps: DataLoader[str, tuple[records.Step, ...]]
     workflow_statistics: DataLoader[str, records.Statistics]
 
@@ -114,6 +115,10 @@ def loaders_for(user_id: str, *, cache: bool = True) -> Loaders:
             for s in standings
         }
 
+    async def workspace_workflows(ids: Sequence[str]) -> dict[str, tuple[records.Workflow, ...]]:
+        grouped = await reads.workflows_of_workspaces(user_id, ids)
+        return {key: tuple(map(to_record.workflow, rows)) for key, rows in grouped.items()}
+
     async def steps(ids: Sequence[str]) -> dict[str, tuple[records.Step, ...]]:
         grouped = await reads.steps_by_execution_ids(user_id, ids)
         return {key: tuple(to_record.step(row) for row in rows) for key, rows in grouped.items()}
@@ -131,6 +136,7 @@ def loaders_for(user_id: str, *, cache: bool = True) -> Loaders:
         tasks=loader(_by_key(tasks, None)),
         notifications=loader(_by_key(notifications, None)),
         workspaces=loader(_by_key(workspaces, None)),
+        workspace_workflows=loader(_by_key(workspace_workflows, ())),
         steps=loader(_by_key(steps, ())),
         workflow_statistics=loader(_by_key(statistics, statistics_of(None))),
     )

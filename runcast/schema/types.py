@@ -22,7 +22,6 @@ from runcast.domain.enums import TaskStatus as TaskStatus
 from runcast.domain.enums import TriggerType as TriggerType
 from runcast.domain.enums import WorkflowStatus as WorkflowStatus
 from runcast.errors import WorkflowNotFound
-from runcast.resolvers import workflows
 from runcast.schema.context import Context
 from runcast.schema.loaders import Loaders, MemberWorkspace
 
@@ -194,9 +193,9 @@ class Workspace(Node):
     @reads(list[Workflow])
     async def workflows(
         self, root: MemberWorkspace, info: Info[Context, None]
-    ) -> list[records.Workflow]:
-        caller = await info.context.caller()
-        return await workflows.list_workflows(caller, root.id)
+    ) -> tuple[records.Workflow, ...]:
+        """The workspace's workflows, newest first (batched across workspaces)."""
+        return await (await _loaders(info)).workspace_workflows.load(root.id)
 
     @reads(Connection)
     async def executions(

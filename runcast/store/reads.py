@@ -54,6 +54,7 @@ __all__ = [
     "workflow_by_id",
     "workflow_figures",
     "workflows_by_ids",
+    "workflows_of_workspaces",
 ]
 
 
@@ -186,6 +187,25 @@ async def _visible(model: type[M], user_id: str, ids: Sequence[str]) -> list[M]:
 async def workflows_by_ids(user_id: str, ids: Sequence[str]) -> list[Workflow]:
     """The workflows with these ids that `user_id` may read (in any order)."""
     return await _visible(Workflow, user_id, ids)
+
+
+async def workflows_of_workspaces(
+    user_id: str, workspace_ids: Sequence[str]
+) -> dict[str, list[Workflow]]:
+    """The workflows of each of these workspaces `user_id` belongs to (by workspace id,
+    newest first, as the workflow listing orders them), in one statement."""
+    grouped: dict[str, list[Workflow]] = {}
+    if not workspace_ids:
+        return grouped
+    rows = await statements.select(
+        Workflow,
+        f"t.workspace_id IN ({_marks(workspace_ids)}) AND {_MEMBER_OF}",
+        [*workspace_ids, user_id],
+        "t.created_at DESC, t.id",
+    )
+    for row in rows:
+        grouped.setdefault(row.workspace_id, []).append(row)
+    return grouped
 
 
 async def executions_by_ids(user_id: str, ids: Sequence[str]) -> list[Execution]:

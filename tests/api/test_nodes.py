@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from runcast.bootstrap import create_token
+from runcast.models import Role
 from tests.api.test_history import expected_statistics, seeded_workflow
-from tests.helpers import WS, as_graphql, create_workflow, graphql, notify
+from tests.helpers import WS, as_graphql, create_workflow, graphql, notify, workflow_body
 
 TASK = {"type": "create_task", "config": {"title": "Call {{trigger.userId}}"}}
 
@@ -277,3 +279,61 @@ async def test_nodes_costs_as_many_items_as_it_may_answer(client, tokens):
     assert answer["data"] is None
     assert [e["extensions"]["code"] for e in answer["errors"]] == ["VALIDATION_ERROR"]
     assert "cost" in answer["errors"][0]["message"].lower()
+
+
+WORKSPACES = """
+query($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on Workspace { slug role workflows { name workspaceId } } }
+}
+"""
+
+
+async def workflow_in(
+    client: httpx.AsyncClient, token: str, slug: str, name: str
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/workspaces/{slug}/workflows",
+        json=workflow_body(name=name),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json()["workflow"])
+
+
+async def test_workspaces_with_their_workflows_load_in_one_batch(client, tokens, caplog):
+    second_admin = await create_token("tess", "second", Role.ADMIN)
+    await create_token("victor", "second", Role.EDITOR)
+    acme = await create_workflow(client, tokens.headers(), name="Acme first")
+    await create_workflow(client, tokens.headers(), name="Acme second")
+    second = await workflow_in(client, second_admin, "second", "Second's")
+    other = await workflow_in(client, tokens.outsider, "other", "Other's")
+    ids = [acme["workspaceId"], second["workspaceId"], other["workspaceId"]]
+
+    async def statements(asked: list[str]) -> tuple[int, dict[str, Any]]:
+        caplog.clear()
+        caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+        caplog.set_level(logging.DEBUG, logger="runcast.sql")
+        answer = await graphql(client, WORKSPACES, tokens.headers("viewer"), ids=asked)
+        count = sum(1 for r in caplog.records if "SELECT" in r.getMessage().upper())
+        return count, answer
+
+    both, answer = await statements(ids)
+    assert answer["data"]["nodes"] == [
+        {
+            "slug": "acme",
+            "role": "VIEWER",
+            "workflows": [
+                {"name": "Acme second", "workspaceId": ids[0]},
+                {"name": "Acme first", "workspaceId": ids[0]},
+            ],
+        },
+        {
+            "slug": "second",
+            "role": "EDITOR",
+            "workflows": [{"name": "Second's", "workspaceId": ids[1]}],
+        },
+        None,
+    ]
+    assert codes_at(answer) == [(["nodes", 2], "NOT_FOUND")]
+    one, _ = await statements(ids[:1])
+    assert both == one
