@@ -145,6 +145,8 @@ class Workflow(Node):
     timeout_ms: int | None
     created_at: datetime
     updated_at: datetime
+    webhook_url: str | None
+    concurrency: JSON | None
 
     @classmethod
     def is_type_of(cls, obj: Any, _info: Any) -> bool:
@@ -276,6 +278,7 @@ class WorkflowInput:
     trigger: JSON | None = strawberry.UNSET
     timeout_ms: int | None = strawberry.UNSET
     actions: list[ActionInput] | None = strawberry.UNSET
+    concurrency: JSON | None = strawberry.UNSET
 
 
 def to_wire(value: Any) -> Any:
