@@ -6,6 +6,7 @@ from tests.helpers import WS, as_graphql, graphql
 
 FIELDS = (
     "id workspaceId name description status trigger timeoutMs createdAt updatedAt "
+    "webhookUrl concurrency "
     "actions { id actionId type name config onError timeout }"
 )
 
