@@ -18,6 +18,7 @@ BENCHMARKS = {
     "fanout-memory": "bench.fanout_memory",
     "history": "bench.history",
     "profile": "bench.profile",
+    "webhooks": "bench.webhooks",
 }
 
 
