@@ -257,9 +257,9 @@ async def start_triggered(
     idempotency key already stored it starts nothing and answers that execution: the flag
     says whether this call started it. A trigger key dedupes on the key alone, whatever
     the data (a repeated delivery or event id is the same occurrence)."""
-    request = ExecuteRequest(start.trigger_data, {}, False, False, start.idempotency_key)
+    request = ExecuteRequest(start.trigger_data, {}, False, False, None)  # no fingerprint
     execution, steps = new_execution(workflow, start.triggered_by, request, start.trigger_type)
-    execution.request_fingerprint = None
+    execution.idempotency_key = start.idempotency_key
     execution.chain_depth = start.chain_depth
     try:
         return Started(*await engine.submit(execution, steps)), True
