@@ -8,7 +8,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate
-from tortoise.models import Model
 
 WAL_RESET_BYTES = 16 * 1024 * 1024
 """The WAL size past which the checkpointer resets it (runcast/store/checkpoints.py), and
@@ -109,8 +108,3 @@ async def apply_migrations(database_url: str) -> None:
 
 # Read by `tortoise makemigrations` (`[tool.tortoise]` in pyproject.toml).
 MIGRATION_CONFIG = tortoise_config("sqlite://./runcast.db")
-
-
-def db_value(model: type[Model], column: str, value: Any) -> Any:
-    """`value` as the ORM would store it in `column` (JSON as text, timestamps)."""
-    return model._meta.fields_map[column].to_db_value(value, model)

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from runcast.db import db_value
 from runcast.domain.enums import ExecutionStatus
 from runcast.models import Execution
-from runcast.store import statements
+from runcast.store import statements, tables
 
 __all__ = ["claim_runnable"]
 
@@ -46,8 +45,8 @@ async def claim_runnable(
         sql,
         [
             owner,
-            db_value(Execution, "lease_expires_at", now + lease),
-            db_value(Execution, "lease_expires_at", now),
+            tables.to_db(Execution, "lease_expires_at", now + lease),
+            tables.to_db(Execution, "lease_expires_at", now),
             limit,
         ],
         writes=True,

@@ -10,7 +10,7 @@ from typing import Any
 from runcast.domain.enums import ACTIVE_EXECUTION_STATUSES, ExecutionStatus, StepStatus
 from runcast.domain.events import Event
 from runcast.models import Execution, ExecutionEvent, StepRun
-from runcast.store import reads, statements
+from runcast.store import reads, statements, tables
 from runcast.store.claims import claim_runnable
 from runcast.store.interface import Claim, ExecutionWrite, LeaseState, StepStart
 
@@ -114,7 +114,7 @@ class SqlExecutionStore:
         return await reads.steps_of(execution_id)
 
     async def status_of(self, execution_id: str) -> ExecutionStatus | None:
-        table = Execution._meta.db_table
+        table = tables.table(Execution)
         rows = await statements.fetch(f"SELECT status FROM {table} WHERE id = ?", [execution_id])
         return ExecutionStatus(rows[0]["status"]) if rows else None
 

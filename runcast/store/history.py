@@ -24,7 +24,7 @@ from runcast.domain.enums import (
     TriggerType,
 )
 from runcast.models import Execution, Workflow
-from runcast.store import statements
+from runcast.store import statements, tables
 
 __all__ = [
     "ExecutionFilter",
@@ -41,7 +41,7 @@ __all__ = [
 
 PERCENTILES = (50, 95)
 _FINAL = tuple(sorted(FINAL_EXECUTION_STATUSES))
-_TABLE = Execution._meta.db_table
+_TABLE = tables.table(Execution)
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ async def _rows(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def _db(column: str, value: Any) -> Any:
-    return Execution._meta.fields_map[column].to_db_value(value, Execution)
+    return tables.to_db(Execution, column, value)
 
 
 def _where(matching: ExecutionFilter) -> tuple[list[str], list[Any]]:
@@ -249,7 +249,7 @@ async def workflow_names(ids: Sequence[str]) -> dict[str, str]:
     if not wanted:
         return {}
     rows = await _rows(
-        f"SELECT id, name FROM {Workflow._meta.db_table} "
+        f"SELECT id, name FROM {tables.table(Workflow)} "
         f"WHERE id IN ({', '.join('?' for _ in wanted)})",
         wanted,
     )

@@ -32,7 +32,7 @@ from runcast.models import (
     Workflow,
     Workspace,
 )
-from runcast.store import statements
+from runcast.store import statements, tables
 
 M = TypeVar("M", Workflow, Execution, Task, Notification)
 
@@ -80,10 +80,10 @@ async def credentials(token_hash: str, most: int) -> Credentials | None:
     workspaces, their memberships, in one query; None for an unknown token."""
     rows = await statements.fetch(
         f"SELECT u.id AS user_id, u.name AS user_name, m.role AS member_role, "
-        f"{statements.columns(Workspace, 'w')} FROM {ApiToken._meta.db_table} t "
-        f"JOIN {User._meta.db_table} u ON u.id = t.user_id "
-        f"LEFT JOIN {Membership._meta.db_table} m ON m.user_id = u.id "
-        f"LEFT JOIN {Workspace._meta.db_table} w ON w.id = m.workspace_id "
+        f"{statements.columns(Workspace, 'w')} FROM {tables.table(ApiToken)} t "
+        f"JOIN {tables.table(User)} u ON u.id = t.user_id "
+        f"LEFT JOIN {tables.table(Membership)} m ON m.user_id = u.id "
+        f"LEFT JOIN {tables.table(Workspace)} w ON w.id = m.workspace_id "
         "WHERE t.token_hash = ? LIMIT ?",
         [token_hash, most + 1],
     )
@@ -109,8 +109,8 @@ async def membership(user_id: str, workspace_ref: str) -> Standing | None:
     when the user is not a member or no such workspace exists."""
     rows = await statements.fetch(
         f"SELECT m.role AS member_role, {statements.columns(Workspace, 'w')} "
-        f"FROM {Membership._meta.db_table} m "
-        f"JOIN {Workspace._meta.db_table} w ON w.id = m.workspace_id "
+        f"FROM {tables.table(Membership)} m "
+        f"JOIN {tables.table(Workspace)} w ON w.id = m.workspace_id "
         "WHERE m.user_id = ? AND (w.slug = ? OR w.id = ?) LIMIT 1",
         [user_id, workspace_ref, workspace_ref],
     )
@@ -135,7 +135,7 @@ async def steps_with_state(executions: Sequence[Execution]) -> dict[str, list[St
     marks = ", ".join("?" for _ in grouped)
     sql = (
         f"SELECT {statements.columns(StepRun, 't')}, {state} "
-        f"FROM {StepRun._meta.db_table} t JOIN {Execution._meta.db_table} e "
+        f"FROM {tables.table(StepRun)} t JOIN {tables.table(Execution)} e "
         f"ON e.id = t.execution_id WHERE t.execution_id IN ({marks}) "
         "ORDER BY t.execution_id, t.position"
     )
@@ -143,12 +143,11 @@ async def steps_with_state(executions: Sequence[Execution]) -> dict[str, list[St
     for row in await statements.fetch(sql, list(grouped)):
         state_of.setdefault(row["execution_id"], row)
         grouped[row["execution_id"]].append(statements.instance(StepRun, row))
-    fields = Execution._meta.fields_map
     for execution in executions:
         if execution.id in state_of:
             for column in _STATE_COLUMNS:
                 value = state_of[execution.id][f"execution_{column}"]
-                setattr(execution, column, fields[column].to_python_value(value))
+                setattr(execution, column, tables.to_python(Execution, column, value))
     return grouped
 
 
@@ -168,7 +167,7 @@ def _marks(values: Sequence[Any]) -> str:
 
 
 _MEMBER_OF = (
-    f"t.workspace_id IN (SELECT m.workspace_id FROM {Membership._meta.db_table} m "
+    f"t.workspace_id IN (SELECT m.workspace_id FROM {tables.table(Membership)} m "
     "WHERE m.user_id = ?)"
 )
 """Rows of the workspaces the user named by the last parameter belongs to (any role reads)."""
@@ -229,8 +228,8 @@ async def standings_by_workspace_ids(user_id: str, ids: Sequence[str]) -> list[S
         return []
     rows = await statements.fetch(
         f"SELECT m.role AS member_role, {statements.columns(Workspace, 'w')} "
-        f"FROM {Membership._meta.db_table} m "
-        f"JOIN {Workspace._meta.db_table} w ON w.id = m.workspace_id "
+        f"FROM {tables.table(Membership)} m "
+        f"JOIN {tables.table(Workspace)} w ON w.id = m.workspace_id "
         f"WHERE m.user_id = ? AND w.id IN ({_marks(ids)})",
         [user_id, *ids],
     )
@@ -245,8 +244,8 @@ async def steps_by_execution_ids(user_id: str, ids: Sequence[str]) -> dict[str, 
         return grouped
     member_of = _MEMBER_OF.replace("t.workspace_id", "e.workspace_id")
     sql = (
-        f"SELECT {statements.columns(StepRun, 't')} FROM {StepRun._meta.db_table} t "
-        f"JOIN {Execution._meta.db_table} e ON e.id = t.execution_id "
+        f"SELECT {statements.columns(StepRun, 't')} FROM {tables.table(StepRun)} t "
+        f"JOIN {tables.table(Execution)} e ON e.id = t.execution_id "
         f"WHERE t.execution_id IN ({_marks(ids)}) AND {member_of} "
         "ORDER BY t.execution_id, t.position"
     )
@@ -273,7 +272,7 @@ async def workflow_figures(user_id: str, ids: Sequence[str]) -> dict[str, Workfl
     which SQLite and Postgres both have)."""
     if not ids:
         return {}
-    table = Execution._meta.db_table
+    table = tables.table(Execution)
     where = f"t.workflow_id IN ({_marks(ids)}) AND {_MEMBER_OF}"
     finals = ", ".join(f"'{status.value}'" for status in FINAL_EXECUTION_STATUSES)
     counted = await statements.fetch(

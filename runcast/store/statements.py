@@ -25,6 +25,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from runcast.db import sqlite_file, sqlite_pragmas
+from runcast.store import tables
 from runcast.store.sqlite import GroupCommit, Query, Statement
 
 __all__ = [
@@ -100,7 +101,7 @@ def update(
     expect: int | None = None,
 ) -> Statement:
     """`UPDATE <table> SET … WHERE …` (every condition an equality)."""
-    table = model._meta.db_table
+    table = tables.table(model)
     shape = ("UPDATE", dialect_name, table, *sets, None, *where)
     sql = _SQL.get(shape)
     if sql is None:
@@ -112,8 +113,7 @@ def update(
             f"{column} = {mark}" for column, mark in zip(where, marks[len(sets) :], strict=True)
         )
         sql = _SQL[shape] = f"UPDATE {table} SET {assignments} WHERE {conditions}"
-    fields = model._meta.fields_map
-    values = [fields[c].to_db_value(v, model) for c, v in (*sets.items(), *where.items())]
+    values = [tables.to_db(model, c, v) for c, v in (*sets.items(), *where.items())]
     return Statement(sql, [values], expect, table, tuple(values[len(sets) :]))
 
 
@@ -125,7 +125,7 @@ def insert(
 ) -> Statement:
     """`INSERT` of `records` (column → value, the same columns in each) into `model`'s table;
     with `skip_existing`, a record whose key is already stored is left out."""
-    table = model._meta.db_table
+    table = tables.table(model)
     columns = list(records[0])
     shape = ("INSERT", dialect_name, table, skip_existing, *columns)
     sql = _SQL.get(shape)
@@ -135,7 +135,7 @@ def insert(
         if skip_existing:
             sql += " ON CONFLICT DO NOTHING"
         _SQL[shape] = sql
-    converters = [model._meta.fields_map[c].to_db_value for c in columns]
+    converters = [tables.field(model, c).to_db_value for c in columns]
     rows = [
         [convert(record[c], model) for c, convert in zip(columns, converters, strict=True)]
         for record in records
@@ -145,7 +145,7 @@ def insert(
 
 def stored_fields(instance: Model, skip: Sequence[str] = ()) -> dict[str, Any]:
     """Every stored column of `instance` but `skip`, as a record for `insert`."""
-    projection = instance._meta.fields_db_projection
+    projection = tables.projection(type(instance))
     return {column: getattr(instance, column) for column in projection if column not in skip}
 
 
@@ -166,7 +166,7 @@ async def fetch(sql: str, params: Sequence[Any], *, writes: bool = False) -> lis
 
 def columns(model: type[Model], alias: str) -> str:
     """`alias.column, …` for every stored column of `model`, to select it whole."""
-    return ", ".join(f"{alias}.{column}" for column in model._meta.fields_db_projection.values())
+    return ", ".join(f"{alias}.{column}" for column in tables.projection(model).values())
 
 
 def instance(model: type[M], row: Mapping[str, Any]) -> M:
@@ -183,10 +183,9 @@ def _converters(model: type[Model]) -> list[tuple[str, str, Callable[[Any], Any]
     """(field, column, DB value → Python value) for every stored field of `model`."""
     found = _CONVERTERS.get(model)
     if found is None:
-        fields = model._meta.fields_map
         found = _CONVERTERS[model] = [
-            (name, column, _converter(fields[name]))
-            for name, column in model._meta.fields_db_projection.items()
+            (name, column, _converter(tables.field(model, name)))
+            for name, column in tables.projection(model).items()
         ]
     return found
 
@@ -212,7 +211,7 @@ def _converter(field: Field[Any]) -> Callable[[Any], Any]:
 
 async def select(model: type[M], where: str, params: Sequence[Any], order_by: str = "") -> list[M]:
     """The instances of `model` whose rows match `where` (`?` marks), through `fetch`."""
-    sql = f"SELECT {columns(model, 't')} FROM {model._meta.db_table} t WHERE {where}"
+    sql = f"SELECT {columns(model, 't')} FROM {tables.table(model)} t WHERE {where}"
     if order_by:
         sql += f" ORDER BY {order_by}"
     return [instance(model, row) for row in await fetch(sql, params)]
