@@ -19,6 +19,7 @@ BENCHMARKS = {
     "history": "bench.history",
     "profile": "bench.profile",
     "webhooks": "bench.webhooks",
+    "schedules": "bench.schedules",
 }
 
 

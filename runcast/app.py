@@ -24,10 +24,12 @@ from runcast.errors import RuncastError
 from runcast.events.bus import EventBus
 from runcast.events.hub import Hub
 from runcast.resolvers.events import ExecutionEvents
+from runcast.resolvers.schedules import schedule_loop as new_schedule_loop
 from runcast.rest import events as rest_events
 from runcast.rest import executions as rest_executions
 from runcast.rest import history as rest_history
 from runcast.rest import hooks as rest_hooks
+from runcast.rest import schedules as rest_schedules
 from runcast.rest import stream as rest_stream
 from runcast.rest import workflows as rest_workflows
 from runcast.rest import workspace_stream as rest_workspace_stream
@@ -88,11 +90,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.checkpointer = checkpointer
             store = await open_sqlite(settings.database_url)
             await engine.start(embedded=settings.database_url.startswith("sqlite"))
+            schedule_loop = new_schedule_loop(engine, settings.schedule_poll_seconds)
+            await schedule_loop.start()
             app.state.ready = True
             try:
                 yield
             finally:
                 app.state.ready = False
+                await schedule_loop.stop()
                 await engine.stop()
                 await execution_events.drain(SHUTDOWN_DRAIN_S)
                 await http.aclose()
@@ -115,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *rest_workflows.ROUTES,
         *rest_hooks.ROUTES,
         *rest_events.ROUTES,
+        *rest_schedules.ROUTES,
     ]
     middleware = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
     if settings.cors_origins:

@@ -18,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from copy import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -33,7 +35,7 @@ logger = logging.getLogger("runcast")
 
 BATCH = 500
 """Schedules read per statement."""
-CONCURRENT_STARTS = 64
+CONCURRENT_STARTS = 500
 MOST_TICKS_PER_PASS = 1000
 """Ticks of one schedule started in one pass (a long catch-up goes on in the next)."""
 STOP_WAIT_S = 5.0
@@ -51,8 +53,18 @@ class Overlap:
     BUFFER_ONE = "buffer_one"
 
 
+@lru_cache(maxsize=4096)
+def _parsed(expression: str) -> croniter:
+    """The expression parsed once (croniter's parse costs more than finding a tick)."""
+    return croniter(expression)
+
+
 def _cron(expression: str, start: datetime, timezone: str) -> croniter:
-    return croniter(expression, start.astimezone(ZoneInfo(timezone)))
+    """An iterator over the expression's ticks from `start`, in the time zone: a copy of
+    the parsed expression (which it shares, unchanged) moved to `start`."""
+    iterator = copy(_parsed(expression))
+    iterator.set_current(start.astimezone(ZoneInfo(timezone)), force=True)
+    return iterator
 
 
 def ticks_after(expression: str, timezone: str, after: datetime) -> Iterator[datetime]:
@@ -108,10 +120,18 @@ class ScheduleLoop:
     """The tick loop of one node: every `poll_s`, start the ticks due by `now()` and the
     buffered ticks whose wait is over."""
 
-    def __init__(self, start: Starter, poll_s: float, now: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        start: Starter,
+        poll_s: float,
+        now: Callable[[], datetime] = utcnow,
+        adopt: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self.start_tick = start
         self.poll_s = poll_s
         self.now = now
+        self.adopt = adopt
+        """Run once before the first pass: give rows to schedules saved before there were."""
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(CONCURRENT_STARTS)
 
@@ -124,6 +144,11 @@ class ScheduleLoop:
             self._task = None
 
     async def _loop(self) -> None:
+        if self.adopt is not None:
+            try:
+                await self.adopt()
+            except Exception:
+                logger.exception("adopting earlier schedules failed")
         while True:
             try:
                 await self.tick()
@@ -152,15 +177,19 @@ class ScheduleLoop:
         """Start the schedule's due ticks and move it on; False when another node moved it
         first."""
         schedule = due.schedule
-        decided = plan(schedule, now, busy)
-        await asyncio.gather(*(self._start(due.workflow, tick) for tick in decided.start))
-        return await store.move(
-            schedule.workflow_id,
-            schedule.next_tick_at,
-            decided.next_tick_at,
-            schedule.buffered_tick_at,
-            decided.buffered_tick_at,
-        )
+        try:
+            decided = plan(schedule, now, busy)
+            await asyncio.gather(*(self._start(due.workflow, tick) for tick in decided.start))
+            return await store.move(
+                schedule.workflow_id,
+                schedule.next_tick_at,
+                decided.next_tick_at,
+                schedule.buffered_tick_at,
+                decided.buffered_tick_at,
+            )
+        except Exception:  # the tick stays due and is tried again; the others go on
+            logger.exception("schedule of workflow %s failed", schedule.workflow_id)
+            return False
 
     async def _start(self, workflow: Workflow, tick: datetime) -> None:
         async with self._slots:

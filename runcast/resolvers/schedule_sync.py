@@ -7,10 +7,14 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+
 from runcast.domain.clock import utcnow
 from runcast.domain.enums import TriggerType, WorkflowStatus
 from runcast.engine.schedules import next_tick, ticks_after
+from runcast.errors import WorkflowInvalid
 from runcast.models import Schedule, Workflow
+from runcast.resolvers.trigger_input import check_cron, check_timezone
 from runcast.store import schedules as store
 
 NEXT_RUNS = 5
@@ -40,10 +44,11 @@ async def sync_schedule(workflow: Workflow, was_active: bool) -> None:
     the first after now when the schedule is new, its cron, time zone or pause changed, or
     the workflow was not ACTIVE: ticks from before are not made up."""
     trigger = schedule_trigger(workflow)
-    if trigger is None:
-        await store.delete(workflow.id)
-        return
     existing = await store.get(workflow.id)
+    if trigger is None:
+        if existing is not None:
+            await store.delete(workflow.id)
+        return
     schedule = Schedule(
         workflow_id=workflow.id,
         cron=trigger["cron"],
@@ -62,3 +67,22 @@ async def sync_schedule(workflow: Workflow, was_active: bool) -> None:
         schedule.next_tick_at = existing.next_tick_at
         schedule.buffered_tick_at = existing.buffered_tick_at
     await store.save(schedule)
+
+
+async def adopt_schedules() -> int:
+    """Give a schedule row to each workflow with a valid schedule trigger that has none
+    (saved before schedules existed), so it ticks from its next tick; answers how many.
+    A trigger that is not a valid schedule is left alone (it ticks once saved valid)."""
+    adopted = 0
+    for workflow in await store.unscheduled():
+        trigger = schedule_trigger(workflow)
+        if trigger is None:
+            continue
+        try:
+            check_cron(trigger.get("cron"))
+            check_timezone(trigger.get("timezone", "UTC"))
+            await sync_schedule(workflow, was_active=False)
+        except (WorkflowInvalid, IntegrityError):  # invalid, or adopted by another node
+            continue
+        adopted += 1
+    return adopted

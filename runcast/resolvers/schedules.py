@@ -18,18 +18,24 @@ from runcast.domain.callers import Caller
 from runcast.domain.clock import iso, utcnow
 from runcast.domain.enums import TriggerType, WorkflowStatus
 from runcast.engine.scheduler import Engine
-from runcast.engine.schedules import Starter, next_tick, ticks_after
+from runcast.engine.schedules import ScheduleLoop, Starter, next_tick, ticks_after
 from runcast.errors import BackfillTooLarge, NotScheduled, ValidationError, WorkflowInactive
 from runcast.models import Role, Workflow
 from runcast.resolvers import records as to_record
 from runcast.resolvers.auth import require_role
 from runcast.resolvers.executions import TriggerStart, start_triggered, trigger_key
-from runcast.resolvers.schedule_sync import schedule_trigger
+from runcast.resolvers.schedule_sync import adopt_schedules, schedule_trigger
 from runcast.resolvers.workflows import get_workflow_in
 from runcast.store import schedules as store
 
 MAX_BACKFILL_TICKS = 1000
 BACKFILL_CONCURRENCY = 32
+
+
+def schedule_loop(engine: Engine, poll_s: float) -> ScheduleLoop:
+    """The node's tick loop, starting ticks through `engine`; its first pass adopts the
+    schedule workflows saved before schedules existed."""
+    return ScheduleLoop(tick_starter(engine), poll_s, adopt=adopt_schedules)
 
 
 def tick_starter(engine: Engine) -> Starter:

@@ -147,6 +147,9 @@ class Workflow(Node):
     updated_at: datetime
     webhook_url: str | None
     concurrency: JSON | None
+    next_runs: list[datetime] | None = strawberry.field(
+        description="A schedule's next 5 ticks (empty while paused); null without a schedule"
+    )
 
     @classmethod
     def is_type_of(cls, obj: Any, _info: Any) -> bool:

@@ -28,6 +28,7 @@ __all__ = [
     "move",
     "save",
     "set_paused",
+    "unscheduled",
 ]
 
 
@@ -134,10 +135,16 @@ async def get(workflow_id: str) -> Schedule | None:
     return found[0] if found else None
 
 
+_KEY = "workflow_id"
+
+
 async def save(schedule: Schedule) -> None:
-    """Store the schedule, replacing the workflow's previous one."""
-    await Schedule.filter(workflow_id=schedule.workflow_id).delete()
-    await schedule.save(force_create=True)
+    """Store the schedule, replacing the workflow's previous one (one upsert)."""
+    record = statements.stored_fields(schedule)
+    statement = statements.insert(statements.dialect(), Schedule, [record])
+    updates = ", ".join(f"{column} = excluded.{column}" for column in record if column != _KEY)
+    upsert = f"{statement.sql} ON CONFLICT ({_KEY}) DO UPDATE SET {updates}"
+    await statements.run([replace(statement, sql=upsert)])
 
 
 async def delete(workflow_id: str) -> None:
@@ -147,6 +154,17 @@ async def delete(workflow_id: str) -> None:
 async def set_paused(workflow_id: str, paused: bool, next_tick_at: datetime) -> None:
     """Pause or resume; a pause drops the buffered tick, and resuming starts from
     `next_tick_at` (ticks while paused are not made up)."""
-    await Schedule.filter(workflow_id=workflow_id).update(
-        paused=paused, next_tick_at=next_tick_at, buffered_tick_at=None
+    sets = {"paused": paused, "next_tick_at": next_tick_at, "buffered_tick_at": None}
+    statement = statements.update(statements.dialect(), Schedule, sets, {_KEY: workflow_id})
+    await statements.run([statement])
+
+
+async def unscheduled() -> list[Workflow]:
+    """Workflows whose trigger may be a schedule but that have no schedule row (saved
+    before schedules existed); the caller checks their triggers."""
+    return await statements.select(
+        Workflow,
+        f"NOT EXISTS (SELECT 1 FROM {Schedule._meta.db_table} s WHERE s.workflow_id = t.id) "
+        "AND CAST(t.trigger AS TEXT) LIKE ?",
+        ["%schedule%"],
     )

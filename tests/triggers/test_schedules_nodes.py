@@ -1,0 +1,182 @@
+"""Schedules on real `runcast serve` processes: a per-second schedule on three nodes
+(Postgres + Redis) ticks exactly once per second with none missed while a node is killed,
+stops when paused and restarts when resumed; on SQLite, ticks missed while the only node
+was down start on its return within the catch-up window, and not beyond it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.backends import POSTGRES_URL, REDIS_URL, require
+from tests.conftest import free_port
+from tests.scaleout.cluster import API, HEADERS, Cluster, Node, create_database, drop_database
+
+
+class ScheduleCluster(Cluster):
+    """Nodes that look for due ticks every 100 ms."""
+
+    def env(self, name: str, port: int) -> dict[str, str]:
+        return {**super().env(name, port), "RUNCAST_SCHEDULE_POLL_MS": "100"}
+
+
+@pytest.fixture
+async def fast_cluster(tmp_path: Path) -> AsyncIterator[ScheduleCluster]:
+    admin_url = require("postgres", POSTGRES_URL)
+    redis_url = require("redis", REDIS_URL)
+    name = f"runcast_schedules_{os.getpid()}"
+    cluster = ScheduleCluster(create_database(admin_url, name), redis_url, tmp_path)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        drop_database(admin_url, name)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def create_schedule(http: httpx.AsyncClient, **trigger: Any) -> str:
+    body = {
+        "name": "every second",
+        "actions": [{"type": "send_notification", "config": {"message": "tick"}}],
+        "trigger": {"type": "schedule", "cron": "* * * * * *", "overlap": "allow", **trigger},
+    }
+    response = await http.post(f"{API}/workflows", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["workflow"]["id"])
+
+
+async def ticks_of(http: httpx.AsyncClient, workflow_id: str) -> list[datetime]:
+    """The scheduled time of every execution of the workflow, in order (repeats kept)."""
+    found: list[datetime] = []
+    params: dict[str, Any] = {"limit": 100}
+    while True:
+        response = await http.get(f"{API}/workflows/{workflow_id}/executions", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        for execution in body["executions"]:
+            assert execution["triggerType"] == "schedule"
+            found.append(at(execution["triggerData"]["scheduledAt"]))
+        if not body["pagination"].get("nextCursor"):
+            return sorted(found)
+        params = {"limit": 100, "cursor": body["pagination"]["nextCursor"]}
+
+
+def assert_every_second(ticks: list[datetime]) -> None:
+    """Each tick once, none missed between the first and the last."""
+    assert len(set(ticks)) == len(ticks), "a tick started more than once"
+    assert ticks, "no tick started"
+    expected = [ticks[0] + timedelta(seconds=n) for n in range(len(ticks))]
+    assert ticks == expected, f"missed ticks: {sorted(set(expected) - set(ticks))}"
+
+
+async def post(http: httpx.AsyncClient, path: str) -> datetime:
+    response = await http.post(path)
+    assert response.status_code == 200, response.text
+    return datetime.now(UTC)
+
+
+async def test_three_nodes_tick_once_per_second_through_a_kill_pause_and_resume(fast_cluster):
+    nodes = [await fast_cluster.start(f"node-{n}") for n in "abc"]
+    clients = [httpx.AsyncClient(base_url=n.url, headers=HEADERS, timeout=30) for n in nodes]
+    try:
+        workflow_id = await create_schedule(clients[0], catchupWindowSeconds=30)
+        await asyncio.sleep(5)
+        nodes[0].kill()
+        await asyncio.sleep(4)
+        paused_at = await post(clients[1], f"{API}/workflows/{workflow_id}/schedule/pause")
+        await asyncio.sleep(2)
+        before_resume = await ticks_of(clients[2], workflow_id)
+        resumed_at = await post(clients[2], f"{API}/workflows/{workflow_id}/schedule/resume")
+        await asyncio.sleep(3)
+        await post(clients[1], f"{API}/workflows/{workflow_id}/schedule/pause")
+        ticks = await ticks_of(clients[1], workflow_id)
+    finally:
+        for http in clients:
+            await http.aclose()
+
+    assert len(before_resume) >= 7
+    assert_every_second(before_resume)
+    assert before_resume[-1] <= paused_at, "a tick after the pause started"
+    assert before_resume[-1] >= paused_at - timedelta(seconds=1.5)
+    after = [tick for tick in ticks if tick > paused_at]
+    assert after, "no tick after resuming"
+    assert after[0] > resumed_at, "ticks from the pause were made up"
+    assert len(after) >= 2
+    assert_every_second(after)
+    assert ticks == before_resume + after
+
+
+def start_node(database_url: str, workdir: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = ScheduleCluster(database_url, "memory://", workdir).env(name, port)
+    log = (workdir / f"{name}.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runcast.cli", "serve"], env=env, stdout=log, stderr=log
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient(base_url=url) as http:
+        for _ in range(400):
+            try:
+                if (await http.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "the node exited"
+            await asyncio.sleep(0.05)
+    raise AssertionError("the node did not start")
+
+
+async def test_ticks_missed_while_down_start_on_return_within_the_catchup_window(tmp_path):
+    database_url = f"sqlite://{tmp_path / 'runcast.db'}"
+    process, url = start_node(database_url, tmp_path, "solo")
+    node = Node("solo", 0, process, tmp_path / "solo.log")
+    try:
+        await ready(url, process)
+        async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=30) as http:
+            kept = await create_schedule(http, catchupWindowSeconds=60)
+            short = await create_schedule(http, catchupWindowSeconds=1)
+            await asyncio.sleep(3)
+        node.kill()
+        down_at = datetime.now(UTC)
+        await asyncio.sleep(4)
+        process, url = start_node(database_url, tmp_path, "solo")
+        node = Node("solo", 0, process, tmp_path / "solo.log")
+        await ready(url, process)
+        up_at = datetime.now(UTC)
+        async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=30) as http:
+            await asyncio.sleep(2)
+            for workflow_id in (kept, short):
+                await post(http, f"{API}/workflows/{workflow_id}/schedule/pause")
+            kept_ticks = await ticks_of(http, kept)
+            short_ticks = await ticks_of(http, short)
+    finally:
+        node.stop()
+
+    assert_every_second(kept_ticks)
+    assert kept_ticks[0] < down_at < up_at < kept_ticks[-1]
+    # Only the last second before the return was within the short window.
+    assert len(set(short_ticks)) == len(short_ticks)
+    missed = [
+        tick
+        for tick in (short_ticks[0] + timedelta(seconds=n) for n in range(60))
+        if tick <= short_ticks[-1] and tick not in short_ticks
+    ]
+    assert len(missed) >= 2
+    assert all(
+        down_at - timedelta(seconds=1) < tick < up_at - timedelta(seconds=1) for tick in missed
+    )
