@@ -80,6 +80,9 @@ class Engine:
         self._loops: list[asyncio.Task[None]] = []
         self._reserved = 0
         self._backlog = True
+        self._capped_due = True
+        """Whether capped executions may be claimable: one was queued or finished here,
+        the last capped claim took some, or the poll came round (other nodes' work)."""
         self.on_finished: Callable[[Execution], None] | None = None
         """Called with each execution that reaches a final state on this node (built-in
         execution events, see runcast/resolvers/events.py); it must not block."""
@@ -104,7 +107,7 @@ class Engine:
         Returns copies of the execution and its steps as stored: the originals now belong
         to the engine, which changes them as the execution runs.
         """
-        run_here = self._reserve()
+        run_here = execution.concurrency_limit is None and self._reserve()
         if run_here:
             execution.lease_owner = self.node_id
             execution.lease_expires_at = utcnow() + self.lease
@@ -120,7 +123,7 @@ class Engine:
         if run_here:
             self._adopt(execution, steps)
         else:
-            self._queued()
+            self._queued(capped=execution.concurrency_limit is not None)
         return stored
 
     def _reserve(self) -> bool:
@@ -140,9 +143,12 @@ class Engine:
         self._reserved -= 1
         self._launch(ExecutionRunner(self, execution, steps, execution.fencing_token))
 
-    def _queued(self) -> None:
+    def _queued(self, capped: bool) -> None:
         """An execution was stored PENDING for the dispatcher to claim."""
-        self._backlog = True
+        if capped:
+            self._capped_due = True
+        else:
+            self._backlog = True
         self._wake.set()
 
     async def start(self, embedded: bool) -> None:
@@ -271,6 +277,12 @@ class Engine:
             else:
                 try:
                     claimed = await self.store.claim(self.node_id, free, utcnow(), self.lease)
+                    if len(claimed) < free and self._capped_due:
+                        capped = await self.store.claim_capped(
+                            self.node_id, free - len(claimed), utcnow(), self.lease
+                        )
+                        self._capped_due = bool(capped)
+                        claimed += capped
                     await self._start(claimed)
                 except Exception:
                     logger.exception("claiming executions failed")
@@ -281,6 +293,8 @@ class Engine:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.poll_seconds):
                     await self._wake.wait()
+            if not self._wake.is_set():
+                self._capped_due = True
 
     async def _start(self, claimed: list[Claim]) -> None:
         if not claimed:
@@ -308,6 +322,8 @@ class Engine:
             logger.exception("execution %s stopped on an engine error", execution_id)
         finally:
             self._running.pop(execution_id, None)
+            if runner.execution.concurrency_limit is not None:
+                self._capped_due = True
             self._wake.set()
             if runner.execution.status in FINAL_EXECUTION_STATUSES:
                 self.mark_finished(execution_id, runner)

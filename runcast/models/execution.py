@@ -38,6 +38,11 @@ class Execution(Model):
     request_fingerprint = fields.CharField(max_length=64, null=True)
     """SHA-256 of the execute request a key was first used with (see `resolvers.executions`)."""
     cancel_requested = fields.BooleanField(default=False)
+    concurrency_limit = fields.IntField(null=True)
+    """The workflow's `concurrency.limit` when the execution was created (None: no cap)."""
+    concurrency_key = fields.CharField(max_length=200, null=True)
+    """Its rendered `concurrency.key` ("" without a key): the cap counts RUNNING executions
+    of the same workflow and key."""
     chain_depth = fields.IntField(default=0)
     """How many executions lead to this one through built-in execution events (0: none)."""
     created_at = fields.DatetimeField()
@@ -58,6 +63,7 @@ class Execution(Model):
             ("workflow_id", "duration_ms", "status", "started_at"),
             ("workspace_id", "started_at"),
             ("status", "created_at"),
+            ("workflow_id", "concurrency_key", "status"),
         )
 
 

@@ -26,6 +26,7 @@ from runcast.domain.enums import (
     TriggerType,
     WorkflowStatus,
 )
+from runcast.engine.flow_control import concurrency_slot
 from runcast.engine.scheduler import Engine
 from runcast.errors import (
     ExecutionNotFound,
@@ -127,6 +128,7 @@ def new_execution(
     """The execution a request asks for (PENDING, with a snapshot of the workflow's actions)
     and its steps, not yet stored: `Engine.submit` stores and starts them."""
     now = utcnow()
+    limit, key = concurrency_slot(workflow.concurrency, request.trigger_data, request.variables)
     execution = Execution(
         id=new_id("exec"),
         workspace_id=workflow.workspace_id,
@@ -141,6 +143,8 @@ def new_execution(
         is_simulation=request.dry_run,
         idempotency_key=request.idempotency_key,
         request_fingerprint=None if request.idempotency_key is None else request.fingerprint(),
+        concurrency_limit=limit,
+        concurrency_key=key,
         created_at=now,
         started_at=now,
     )

@@ -11,7 +11,7 @@ from runcast.domain.enums import ACTIVE_EXECUTION_STATUSES, ExecutionStatus, Ste
 from runcast.domain.events import Event
 from runcast.models import Execution, ExecutionEvent, StepRun
 from runcast.store import reads, statements, tables
-from runcast.store.claims import claim_runnable
+from runcast.store.claims import claim_capped, claim_runnable
 from runcast.store.interface import Claim, ExecutionWrite, LeaseState, StepStart
 
 __all__ = ["SqlExecutionStore"]
@@ -97,6 +97,12 @@ class SqlExecutionStore:
 
     async def claim(self, owner: str, limit: int, now: datetime, lease: timedelta) -> list[Claim]:
         claimed = await claim_runnable(owner, limit, now, lease)
+        return [Claim(execution_id, token) for execution_id, token in claimed]
+
+    async def claim_capped(
+        self, owner: str, limit: int, now: datetime, lease: timedelta
+    ) -> list[Claim]:
+        claimed = await claim_capped(owner, limit, now, lease)
         return [Claim(execution_id, token) for execution_id, token in claimed]
 
     async def load(self, ids: Sequence[str]) -> list[tuple[Execution, list[StepRun]]]:

@@ -108,7 +108,14 @@ class ExecutionStore(Protocol):
         """Store that `step` begins one more attempt than `step.attempts`."""
 
     async def claim(self, owner: str, limit: int, now: datetime, lease: timedelta) -> list[Claim]:
-        """Claim up to `limit` runnable executions in creation order for `owner`."""
+        """Claim up to `limit` runnable executions without a concurrency cap, in creation
+        order, for `owner`."""
+
+    async def claim_capped(
+        self, owner: str, limit: int, now: datetime, lease: timedelta
+    ) -> list[Claim]:
+        """Claim up to `limit` executions under a concurrency cap, each only while fewer
+        than its cap of the same workflow and key run."""
 
     async def load(self, ids: Sequence[str]) -> list[tuple[Execution, list[StepRun]]]:
         """The executions with these ids and their steps in order."""

@@ -87,6 +87,11 @@ class MemoryExecutionStore:
                 claimed.append(Claim(row.id, row.fencing_token))
         return claimed
 
+    async def claim_capped(
+        self, owner: str, limit: int, now: datetime, lease: timedelta
+    ) -> list[Claim]:
+        return []  # the runner's tests create no capped executions
+
     async def load(self, ids: Sequence[str]) -> list[tuple[Execution, list[StepRun]]]:
         return [
             (deepcopy(self.executions[i]), [deepcopy(s) for s in self.steps[i]])
