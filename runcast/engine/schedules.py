@@ -39,6 +39,9 @@ CONCURRENT_STARTS = 500
 MOST_TICKS_PER_PASS = 1000
 """Ticks of one schedule started in one pass (a long catch-up goes on in the next)."""
 STOP_WAIT_S = 5.0
+LEAST_WINDOW_S = 1
+"""A tick this late still starts whatever the catch-up window: a pass comes up to a poll
+interval after a tick, so a window of 0 means no catching up, not losing ticks."""
 
 Starter = Callable[[Workflow, datetime], Awaitable[object]]
 """Start the execution of the workflow's tick under the tick's own idempotency key (made
@@ -97,7 +100,8 @@ def plan(schedule: Schedule, now: datetime, busy: bool) -> _Plan:
     move: ticks older than the catch-up window are passed over; under `skip` a tick while
     an execution is under way starts nothing, under `buffer_one` the first such tick is
     kept (the others pass) and starts when the execution ends, under `allow` all start."""
-    window_start = now - timedelta(seconds=schedule.catchup_window_seconds)
+    window = max(schedule.catchup_window_seconds, LEAST_WINDOW_S)
+    window_start = now - timedelta(seconds=window)
     tick = schedule.next_tick_at
     if tick < window_start:
         tick = first_tick_from(schedule.cron, schedule.timezone, window_start)
