@@ -57,6 +57,14 @@ def test_statistics_count_statuses_by_their_values():
         p95_duration_ms=None,
     )
     page = ExecutionPage((), Pagination(3, 0, 20, False), statistics)
+    assert encode(page)["executions"] == []
+    assert encode(page)["pagination"] == {
+        "total": 3,
+        "offset": 0,
+        "limit": 20,
+        "hasMore": False,
+        "nextCursor": None,
+    }
     assert json.dumps(encode(page)["statistics"]) == json.dumps(
         {
             "total": 3,
