@@ -44,6 +44,8 @@ SIGNATURE_HEADER = "x-runcast-signature"
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 SYNC_GRACE_S = 5.0
 """How long past the workflow's timeout a sync delivery waits for the execution to end."""
+MAX_SYNC_WAIT_S = 300.0
+"""The longest a sync delivery holds its request open, whatever the workflow's timeout."""
 
 
 class HookNotFound(NotFound):
@@ -129,7 +131,7 @@ async def _hooked_workflow(hook_id: str) -> Workflow:
 def _sync_wait_s(workflow: Workflow) -> float:
     if workflow.timeout_ms is None:
         return WAIT_LIMIT_S
-    return workflow.timeout_ms / 1000 + SYNC_GRACE_S
+    return min(workflow.timeout_ms / 1000 + SYNC_GRACE_S, MAX_SYNC_WAIT_S)
 
 
 def _result(steps: list[records.Step]) -> Any:

@@ -6,7 +6,7 @@ from tests.helpers import WS, as_graphql, graphql
 
 FIELDS = (
     "id workspaceId name description status trigger timeoutMs createdAt updatedAt "
-    "webhookUrl concurrency "
+    "webhookUrl concurrency nextRuns "
     "actions { id actionId type name config onError timeout }"
 )
 

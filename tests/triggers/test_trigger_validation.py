@@ -223,3 +223,26 @@ async def test_a_stored_odd_trigger_still_loads_and_runs_manually(client, tokens
     )
     assert renamed.status_code == 200
     assert renamed.json()["workflow"]["trigger"] == odd
+
+
+async def test_graphql_refuses_a_bad_trigger_with_the_same_code(client, tokens):
+    mutation = """mutation($input: WorkflowInput!) {
+        createWorkflow(workspaceSlug: "acme", input: $input) { id trigger concurrency } }"""
+    bad = {
+        "name": "x",
+        "trigger": {"type": "schedule", "cron": "* * * * *", "timezone": "Nowhere/City"},
+        "actions": [CHEAP],
+    }
+    answer = await client.post(
+        "/graphql", json={"query": mutation, "variables": {"input": bad}}, headers=tokens.headers()
+    )
+    (error,) = answer.json()["errors"]
+    assert error["extensions"]["code"] == "WORKFLOW_INVALID"
+    assert error["message"].startswith("trigger.timezone")
+    good = {**bad, "trigger": {"type": "event", "event": "e"}, "concurrency": {"limit": 3}}
+    answer = await client.post(
+        "/graphql", json={"query": mutation, "variables": {"input": good}}, headers=tokens.headers()
+    )
+    created = answer.json()["data"]["createWorkflow"]
+    assert created["trigger"] == {"type": "event", "event": "e"}
+    assert created["concurrency"] == {"limit": 3}
