@@ -36,7 +36,7 @@ from graphql.pyutils import AwaitableOrValue
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 RECENT_RESULTS = 64
-SHARED_PAYLOADS = 512
+SHARED_PAYLOADS = 1024
 FRAME_TYPES = ("next", "data")
 FRAME_KEYS = {"id", "type", "payload"}
 
