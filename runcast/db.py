@@ -66,8 +66,9 @@ async def _keep_session(connection: Any) -> None:
     """The pool's reset on release: nothing beyond what asyncpg always does (roll back an
     open transaction, drop listeners). Its default also sends `SELECT
     pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every release, one more
-    round trip per query; runcast sets no session state, takes no advisory locks and
-    listens on connections of its own, so there is nothing for it to undo."""
+    round trip per query; runcast sets no session state, takes advisory locks only for
+    the length of a transaction (released at its end) and listens on connections of its
+    own, so there is nothing for it to undo."""
 
 
 def _connection(url: str) -> str | dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from runcast.engine.templates import render
+from runcast.engine.templates import as_text, render
 
 MAX_KEY_LENGTH = 200
 
@@ -22,15 +22,13 @@ def concurrency_slot(
 ) -> tuple[int | None, str | None]:
     """The (limit, key) an execution created with this trigger data and these variables
     takes from its workflow's `concurrency` setting; (None, None) without one. The key is
-    its template rendered against `{trigger, variables}`, cut to 200 characters; "" without
-    a template or when the template names a missing value (one bucket for all of those)."""
+    its template rendered against `{trigger, variables}` as text (an object or list as
+    compact JSON), cut to 200 characters; "" without a template or when the template names
+    a missing value (one bucket for all of those)."""
     if not setting:
         return None, None
     template = setting.get("key")
     if template is None:
         return int(setting["limit"]), ""
-    rendered = render(template, {"trigger": trigger_data, "variables": variables})
-    if rendered is None:  # a path the trigger data lacks: the bucket of no key
-        return int(setting["limit"]), ""
-    text = rendered if isinstance(rendered, str) else str(rendered)
+    text = as_text(render(template, {"trigger": trigger_data, "variables": variables}))
     return int(setting["limit"]), text[:MAX_KEY_LENGTH]

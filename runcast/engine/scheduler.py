@@ -8,6 +8,8 @@ another node took, and honours cancel flags set through other nodes.
 
 Requests hand the engine new executions (`submit`) and cancels (`cancel`): the start
 protocol (run here or queue, the lease and fencing token) and the cancel rule live here.
+Executions under a workflow's concurrency cap (`flow_control`) always queue and are
+claimed apart, only while their key has a free place.
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ def lookup(scope: Mapping[str, Any], path: str) -> Any:
     return current
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A value as a template embedded in text shows it: "" for null, strings as they are,
+    anything else as compact JSON."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -53,7 +55,7 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
         whole = TEMPLATE.fullmatch(value)
         if whole is not None:
             return lookup(scope, whole.group(1))
-        return TEMPLATE.sub(lambda m: _as_text(lookup(scope, m.group(1))), value)
+        return TEMPLATE.sub(lambda m: as_text(lookup(scope, m.group(1))), value)
     if isinstance(value, dict):
         return {key: render(item, scope) for key, item in value.items()}
     if isinstance(value, list):

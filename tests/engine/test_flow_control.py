@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from runcast.engine.flow_control import concurrency_slot
 from runcast.models import Execution
 from tests.helpers import WS, create_workflow
 
@@ -129,3 +130,14 @@ async def test_uncapped_workflows_are_not_held_behind_capped_ones(client, tokens
     running = await Execution.filter(workflow_id=capped["id"], status="RUNNING").count()
     pending = await Execution.filter(workflow_id=capped["id"], status="PENDING").count()
     assert (running, pending) == (1, 2)
+
+
+def test_keys_render_as_text_and_missing_values_share_one_bucket():
+    setting = {"limit": 3, "key": "{{trigger.user}}"}
+    assert concurrency_slot(setting, {"user": "ada"}, {}) == (3, "ada")
+    assert concurrency_slot(setting, {"user": {"id": 7}}, {}) == (3, '{"id":7}')
+    assert concurrency_slot(setting, {"user": 42}, {}) == (3, "42")
+    assert concurrency_slot(setting, {}, {}) == (3, "")
+    assert concurrency_slot(setting, {"user": "x" * 500}, {}) == (3, "x" * 200)
+    assert concurrency_slot({"limit": 1}, {"user": "ada"}, {}) == (1, "")
+    assert concurrency_slot(None, {"user": "ada"}, {}) == (None, None)
