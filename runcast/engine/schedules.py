@@ -35,6 +35,7 @@ logger = logging.getLogger("runcast")
 
 BATCH = 500
 """Schedules read per statement."""
+MOST_BATCHES_PER_PASS = 100
 CONCURRENT_STARTS = 500
 MOST_TICKS_PER_PASS = 1000
 """Ticks of one schedule started in one pass (a long catch-up goes on in the next)."""
@@ -161,9 +162,10 @@ class ScheduleLoop:
             await asyncio.sleep(self.poll_s)
 
     async def tick(self) -> None:
-        """One pass: buffered ticks first, then every schedule due now."""
+        """One pass: buffered ticks first, then every schedule due now, a batch at a time
+        (each batch's moves in one transaction)."""
         await self._release_buffered()
-        while True:
+        for _ in range(MOST_BATCHES_PER_PASS):
             now = self.now()
             due = await store.due(now, BATCH)
             if not due:
@@ -171,29 +173,30 @@ class ScheduleLoop:
             busy = await store.busy(
                 [d.workflow.id for d in due if d.schedule.overlap != Overlap.ALLOW]
             )
-            moved = await asyncio.gather(
+            handled = await asyncio.gather(
                 *(self._handle(d, now, d.workflow.id in busy) for d in due)
             )
-            if len(due) < BATCH or not any(moved):
+            moves = [move for move in handled if move is not None]
+            await store.move(moves)
+            if len(due) < BATCH or not moves:
                 return
 
-    async def _handle(self, due: store.Due, now: datetime, busy: bool) -> bool:
-        """Start the schedule's due ticks and move it on; False when another node moved it
-        first."""
+    async def _handle(self, due: store.Due, now: datetime, busy: bool) -> store.Move | None:
+        """Start the schedule's due ticks; answers where it moves (None when it failed)."""
         schedule = due.schedule
         try:
             decided = plan(schedule, now, busy)
             await asyncio.gather(*(self._start(due.workflow, tick) for tick in decided.start))
-            return await store.move(
-                schedule.workflow_id,
-                schedule.next_tick_at,
-                decided.next_tick_at,
-                schedule.buffered_tick_at,
-                decided.buffered_tick_at,
-            )
         except Exception:  # the tick stays due and is tried again; the others go on
             logger.exception("schedule of workflow %s failed", schedule.workflow_id)
-            return False
+            return None
+        return store.Move(
+            schedule.workflow_id,
+            schedule.next_tick_at,
+            decided.next_tick_at,
+            schedule.buffered_tick_at,
+            decided.buffered_tick_at,
+        )
 
     async def _start(self, workflow: Workflow, tick: datetime) -> None:
         async with self._slots:

@@ -19,6 +19,7 @@ from runcast.store import statements
 
 __all__ = [
     "Due",
+    "Move",
     "buffered",
     "busy",
     "clear_buffer",
@@ -99,23 +100,35 @@ async def busy(workflow_ids: Sequence[str]) -> set[str]:
     return {row["workflow_id"] for row in rows}
 
 
-async def move(
-    workflow_id: str,
-    read_next: datetime,
-    next_tick_at: datetime,
-    read_buffered: datetime | None,
-    buffered_tick_at: datetime | None,
-) -> bool:
-    """Set the schedule's next and buffered tick if they are still those read; False when
-    another node moved them first (or the schedule changed meanwhile)."""
-    where: dict[str, Any] = {"workflow_id": workflow_id, "next_tick_at": read_next}
-    if read_buffered is not None:
-        where["buffered_tick_at"] = read_buffered
-    sets = {"next_tick_at": next_tick_at, "buffered_tick_at": buffered_tick_at}
-    statement = statements.update(statements.dialect(), Schedule, sets, where, expect=1)
-    if read_buffered is None:
-        statement = replace(statement, sql=statement.sql + " AND buffered_tick_at IS NULL")
-    return await statements.run([statement])
+@dataclass(frozen=True)
+class Move:
+    """Where a schedule's next and buffered tick go, from the values read."""
+
+    workflow_id: str
+    read_next: datetime
+    next_tick_at: datetime
+    read_buffered: datetime | None
+    buffered_tick_at: datetime | None
+
+
+async def move(moves: Sequence[Move]) -> None:
+    """Set each schedule's next and buffered tick where they are still those read, in one
+    transaction; a schedule another node moved first (or that changed meanwhile) stays as
+    it is."""
+    if not moves:
+        return
+    dialect = statements.dialect()
+    batch = []
+    for move in moves:
+        where: dict[str, Any] = {"workflow_id": move.workflow_id, "next_tick_at": move.read_next}
+        if move.read_buffered is not None:
+            where["buffered_tick_at"] = move.read_buffered
+        sets = {"next_tick_at": move.next_tick_at, "buffered_tick_at": move.buffered_tick_at}
+        statement = statements.update(dialect, Schedule, sets, where)
+        if move.read_buffered is None:
+            statement = replace(statement, sql=statement.sql + " AND buffered_tick_at IS NULL")
+        batch.append(statement)
+    await statements.run(batch)
 
 
 async def clear_buffer(workflow_id: str, tick: datetime) -> bool:
