@@ -153,6 +153,7 @@ BODY_READERS = {
     "POST /api/workspaces/{workspace}/workflows",
     "PATCH /api/workspaces/{workspace}/workflows/{workflow_id}",
     "POST /api/workspaces/{workspace}/workflows/{workflow_id}/execute",
+    "POST /api/workspaces/{workspace}/events",
     "POST /graphql",
 }
 

@@ -443,8 +443,18 @@ def valid_probes(world: World, routes: list[RouteSpec]) -> list[Probe]:
             None,
         ),
         ("POST", "/graphql"): ({}, me),
+        ("POST", "/api/workspaces/{workspace}/events"): ({}, b'{"name": "fuzz.checked"}'),
+        ("POST", "/api/workspaces/{workspace}/workflows/{workflow_id}/webhook/rotate"): (
+            {"workflow_id": world.webhook[0]},
+            None,
+        ),
     }
-    defaults = {"workspace": "acme", "workflow_id": active, "execution_id": done}
+    defaults = {
+        "workspace": "acme",
+        "workflow_id": active,
+        "execution_id": done,
+        "hook_id": world.webhook[1],
+    }
     found: list[Probe] = []
     for route in routes:
         for method in route.methods:

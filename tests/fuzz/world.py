@@ -11,6 +11,7 @@ from tests.conftest import Tokens
 from tests.helpers import WS, create_workflow, notify
 
 LONG_WAIT_MS = 600_000
+HOOK = {"type": "webhook"}
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class World:
     workflow_ids: tuple[str, ...]
     execution_ids: tuple[str, ...]
     running_execution_ids: tuple[str, str]
+    webhook: tuple[str, str] = ("", "")
+    """A webhook workflow's id (for rotation) and another webhook workflow's hook id."""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -50,6 +53,8 @@ async def build_world(client: httpx.AsyncClient, tokens: Tokens) -> World:
     refused = {"type": "call_api", "config": {"url": "http://127.0.0.1:9/", "method": "GET"}}
     failing = await create_workflow(client, admin, refused, name="Refused")
     deleted = await create_workflow(client, admin, notify(), name="Deleted")
+    rotated = await create_workflow(client, admin, notify(), name="Rotated", trigger=HOOK)
+    hooked = await create_workflow(client, admin, notify(), name="Hooked", trigger=HOOK)
     gone = await client.delete(f"{WS}/workflows/{deleted['id']}", headers=admin)
     assert gone.status_code == 200, gone.text
     done = await _execute(client, admin, active["id"], triggerData={"userId": "u1"}, wait=True)
@@ -83,6 +88,7 @@ async def build_world(client: httpx.AsyncClient, tokens: Tokens) -> World:
             other_run.json()["execution"]["id"],
         ),
         running_execution_ids=(running["id"], also_running["id"]),
+        webhook=(rotated["id"], hooked["webhookUrl"].rsplit("/", 1)[1]),
     )
 
 
