@@ -15,7 +15,7 @@ from typing import Any
 
 from runcast.domain.enums import ExecutionStatus, TriggerType, WorkflowStatus
 from runcast.models import Execution, Schedule, Workflow
-from runcast.store import statements
+from runcast.store import statements, tables
 
 __all__ = [
     "Due",
@@ -42,7 +42,7 @@ class Due:
 
 
 def _db(column: str, value: Any) -> Any:
-    return Schedule._meta.fields_map[column].to_db_value(value, Schedule)
+    return tables.to_db(Schedule, column, value)
 
 
 def _select(condition: str) -> str:
@@ -50,7 +50,7 @@ def _select(condition: str) -> str:
     columns are read when the ORM is set up, which completes the models' fields.)"""
     return (
         f"SELECT {statements.columns(Schedule, 's')}, {statements.columns(Workflow, 'w')} "
-        f"FROM {Schedule._meta.db_table} s JOIN {Workflow._meta.db_table} w "
+        f"FROM {tables.table(Schedule)} s JOIN {tables.table(Workflow)} w "
         f"ON w.id = s.workflow_id WHERE s.paused = ? AND w.status = ? AND {condition}"
     )
 
@@ -88,7 +88,7 @@ async def busy(workflow_ids: Sequence[str]) -> set[str]:
         return set()
     marks = ", ".join("?" * len(workflow_ids))
     rows = await statements.fetch(
-        f"SELECT DISTINCT workflow_id FROM {Execution._meta.db_table} "
+        f"SELECT DISTINCT workflow_id FROM {tables.table(Execution)} "
         f"WHERE workflow_id IN ({marks}) AND trigger_type = ? AND status IN (?, ?)",
         [
             *workflow_ids,
@@ -177,7 +177,7 @@ async def unscheduled() -> list[Workflow]:
     before schedules existed); the caller checks their triggers."""
     return await statements.select(
         Workflow,
-        f"NOT EXISTS (SELECT 1 FROM {Schedule._meta.db_table} s WHERE s.workflow_id = t.id) "
+        f"NOT EXISTS (SELECT 1 FROM {tables.table(Schedule)} s WHERE s.workflow_id = t.id) "
         "AND CAST(t.trigger AS TEXT) LIKE ?",
         ["%schedule%"],
     )
