@@ -43,37 +43,44 @@ CLOSE_TIMEOUT_S = 2.0
 
 
 class Subscription:
-    """One reader's bounded buffer on one channel."""
+    """One reader's bounded buffer on one channel. An idle reader holds no buffer and no
+    event object: the buffer is made by the first message, the reader's waiter only
+    while it waits (thousands of idle subscribers each hold one of these)."""
+
+    __slots__ = ("_limit", "_messages", "_waiter", "channel", "dropped", "missed")
 
     def __init__(self, channel: str, limit: int) -> None:
         self.channel = channel
         self.missed = False
         self.dropped = 0
         self._limit = limit
-        self._messages: deque[str] = deque()
-        self._wake = asyncio.Event()
+        self._messages: deque[str] | None = None
+        self._waiter: asyncio.Future[None] | None = None
 
     def __len__(self) -> int:
-        return len(self._messages)
+        return len(self._messages) if self._messages is not None else 0
 
     def offer(self, message: str) -> None:
         """Buffer `message` without waiting; when the buffer is full, drop it and mark
         the reader `missed`."""
-        if len(self._messages) < self._limit:
-            self._messages.append(message)
+        messages = self._messages
+        if messages is None:
+            messages = self._messages = deque()
+        if len(messages) < self._limit:
+            messages.append(message)
         else:
             self.dropped += 1
             self.missed = True
-        self._wake.set()
+        self._wake()
 
     def clear(self) -> None:
         """Drop what is buffered (the reader has read newer state elsewhere)."""
-        self._messages.clear()
+        self._messages = None
 
     def mark_missed(self) -> None:
         """Tell the reader that messages may have been lost (a reconnect, a failure)."""
         self.missed = True
-        self._wake.set()
+        self._wake()
 
     def take_missed(self) -> bool:
         """Whether messages were lost since the last call."""
@@ -86,13 +93,21 @@ class Subscription:
 
     async def receive(self, idle_s: float | None) -> str | None:
         """The next buffered message, or None when `idle_s` seconds pass without one or
-        the reader is woken because messages were missed."""
+        the reader is woken because messages were missed. One reader at a time."""
         if not self._messages and not self.missed:
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(idle_s):
-                    await self._wake.wait()
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(idle_s):
+                        await waiter
+            finally:
+                self._waiter = None
         return self.receive_nowait()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
 
@@ -41,7 +41,7 @@ async def execution_events(
     after `complete` (or when the execution is deleted)."""
     async with hub.subscribe(execution_channel(execution_id)) as live:
         last = after
-        batch: list[Event] | None = await events_after(execution_id, last)
+        batch: list[Event] | None = await _read_shared(execution_id, last)
         while batch is not None:
             for event in batch:
                 if event.seq != last + 1:
@@ -61,61 +61,117 @@ async def _next_batch(
     if live.take_missed() or message is None:
         return await _poll(execution_id, last)
     try:
-        event = _decoded(message)
+        event = _shared_events.decoded(message)
     except (ValueError, KeyError, TypeError):
         return await _poll(execution_id, last)
     if event.seq <= last:
         return []
     if event.seq == last + 1:
         return [event]
-    return await events_after(execution_id, last)
+    return await _shared_log_reads.after(execution_id, last, event.seq)
 
 
-DECODED_BYTES = 16 * 1024 * 1024
-DECODED_MESSAGES = 4096
+SHARED_EVENT_BYTES = 16 * 1024 * 1024
+SHARED_EVENTS = 4096
+K = TypeVar("K")
+V = TypeVar("V")
 
 
-class _DecodedEvents:
-    """One decode per published message, however many streams receive it; the hub hands
-    every subscriber the same string, so the key is cheap to hash and compare. Bounded by
-    the messages' total size, not only their count: subscribers of a busy server read
-    a message many seconds apart (at 10,000 subscribers, 430 messages of 10 executions
-    were read over minutes), and a message decoded again is a new object every stream
-    after it executes and encodes for itself."""
+class _Recent(Generic[K, V]):
+    """An LRU bounded by its entries' total size as well as by their count."""
 
     def __init__(self) -> None:
-        self.events: OrderedDict[str, Event] = OrderedDict()
+        self.entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self.size = 0
 
-    def get(self, message: str) -> Event:
-        event = self.events.get(message)
-        if event is not None:
-            self.events.move_to_end(message)
-            return event
-        event = Event.from_message(json.loads(message))
-        self.events[message] = event
-        self.size += len(message)
-        while self.size > DECODED_BYTES or len(self.events) > DECODED_MESSAGES:
-            oldest, _ = self.events.popitem(last=False)
-            self.size -= len(oldest)
-        _broadcast[id(event)] = event
+    def get(self, key: K) -> V | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        self.entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, key: K, value: V, size: int) -> None:
+        self.entries[key] = (value, size)
+        self.size += size
+        while self.size > SHARED_EVENT_BYTES or len(self.entries) > SHARED_EVENTS:
+            _, (_, evicted) = self.entries.popitem(last=False)
+            self.size -= evicted
+
+
+class _SharedEvents:
+    """One `Event` object per stored event (execution and seq) in this process, however
+    the streams got it: decoded once from the broadcast message the hub hands every
+    subscriber (the message string is the key, cheap to hash and compare), or read from
+    the log by a stream that replays or fills a gap. Streams that reach the same event by
+    different paths thus hold the same object, so what they derive from it is derived
+    once (`is_shared_event`). Bounded by the events' total size, not only their count:
+    subscribers of a busy server read an event many seconds apart (at 10,000
+    subscribers, 430 events of 10 executions were read over minutes)."""
+
+    def __init__(self) -> None:
+        self.by_message: _Recent[str, Event] = _Recent()
+        self.by_seq: _Recent[tuple[str, int], Event] = _Recent()
+
+    def decoded(self, message: str) -> Event:
+        event = self.by_message.get(message)
+        if event is None:
+            event = self.shared(Event.from_message(json.loads(message)), len(message))
+            self.by_message.put(message, event, len(message))
+        return event
+
+    def shared(self, event: Event, size: int | None = None) -> Event:
+        key = (event.execution_id, event.seq)
+        known = self.by_seq.get(key)
+        if known is not None:
+            return known
+        self.by_seq.put(key, event, len(event.data_json) if size is None else size)
+        _shared[id(event)] = event
         return event
 
 
-_decoded_events = _DecodedEvents()
+_shared_events = _SharedEvents()
+_shared: weakref.WeakValueDictionary[int, Event] = weakref.WeakValueDictionary()
 
 
-def _decoded(message: str) -> Event:
-    return _decoded_events.get(message)
+def is_shared_event(event: Event) -> bool:
+    """Whether `event` is the object every stream of this process holds for its execution
+    and seq (see `_SharedEvents`); anything derived from it alone may be shared, too."""
+    return _shared.get(id(event)) is event
 
 
-_broadcast: weakref.WeakValueDictionary[int, Event] = weakref.WeakValueDictionary()
+async def _read_shared(execution_id: str, after: int) -> list[Event]:
+    return [_shared_events.shared(event) for event in await events_after(execution_id, after)]
 
 
-def is_broadcast(event: Event) -> bool:
-    """Whether `event` is the object every stream of its execution received live (what
-    each stream reads from the log, in a replay or after a gap, is its own copy)."""
-    return _broadcast.get(id(event)) is event
+class _SharedLogReads:
+    """Gap fills of one execution from the same seq share one read of the log while it
+    is at most `SHARED_READ_S` old and reaches the seq the caller knows exists: when
+    deliveries lag (thousands of subscribers), many streams find the log ahead of their
+    buffers at once, and each reading it for itself multiplies the lag."""
+
+    def __init__(self) -> None:
+        self.reads: dict[tuple[str, int], tuple[float, asyncio.Future[list[Event]]]] = {}
+        self.pruned_at = 0.0
+
+    async def after(self, execution_id: str, after: int, known: int) -> list[Event]:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self.pruned_at > SHARED_READ_S:
+            self.reads = {k: v for k, v in self.reads.items() if now - v[0] <= SHARED_READ_S}
+            self.pruned_at = now
+        key = (execution_id, after)
+        entry = self.reads.get(key)
+        if entry is not None and entry[1].get_loop() is loop and now - entry[0] <= SHARED_READ_S:
+            events = await asyncio.shield(entry[1])
+            if events and events[-1].seq >= known:
+                return events
+        entry = (loop.time(), asyncio.ensure_future(_read_shared(execution_id, after)))
+        self.reads[key] = entry
+        return await asyncio.shield(entry[1])
+
+
+_shared_log_reads = _SharedLogReads()
 
 
 async def _poll(execution_id: str, last: int) -> list[Event] | None:
@@ -124,7 +180,7 @@ async def _poll(execution_id: str, last: int) -> list[Event] | None:
         return None
     last_seq, status = state
     if last_seq > last:
-        return await events_after(execution_id, last)
+        return await _shared_log_reads.after(execution_id, last, last_seq)
     return None if status in FINAL_EXECUTION_STATUSES else []
 
 
@@ -191,7 +247,7 @@ def _decode(message: str | None) -> dict[str, Any] | None:
 @functools.lru_cache(maxsize=128)
 def _decoded_change(message: str) -> dict[str, Any] | None:
     """One decode per published change, the same dict for every stream that receives it
-    (so readers must not change it), like `_decoded` for execution events."""
+    (so readers must not change it), like `_SharedEvents` for execution events."""
     try:
         change = json.loads(message)
     except ValueError:

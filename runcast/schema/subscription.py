@@ -20,7 +20,7 @@ from strawberry.types import Info
 
 from runcast.domain.events import Event
 from runcast.events.hub import Hub
-from runcast.events.stream import execution_events, is_broadcast, workspace_changes
+from runcast.events.stream import execution_events, is_shared_event, workspace_changes
 from runcast.resolvers import streams
 from runcast.schema.context import Context
 from runcast.schema.multiplex import MULTIPLEXER
@@ -190,7 +190,7 @@ async def _execution_events(
     )
     async with aclosing(execution_events(hub, start.execution_id, start.after)) as events:
         async for event in events:
-            yield _shared_event(event) if is_broadcast(event) else to_graphql(event)
+            yield _shared_event(event) if is_shared_event(event) else to_graphql(event)
 
 
 async def _status_changes(
