@@ -29,6 +29,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import signal
 import time
 from typing import Any
 
@@ -70,11 +72,16 @@ async def idle_cpu_percent(pid: int) -> float:
 
 
 def rss_of(pid: int) -> float:
+    """The server's RSS in MiB; with BENCH_PROBE_TRACEMALLOC set (see `bench/probe.py`),
+    the server also writes a tracemalloc snapshot at each such moment."""
+    rss = float("nan")
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+                rss = int(line.split()[1]) / 1024
+    if os.environ.get("BENCH_PROBE_DIR") and os.environ.get("BENCH_PROBE_TRACEMALLOC"):
+        os.kill(pid, signal.SIGUSR1)
+    return rss
 
 
 async def open_idle_sse(url: str, paths: list[str], count: int, concurrency: int) -> list[Any]:

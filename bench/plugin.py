@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import runcast
@@ -12,3 +13,8 @@ async def noop(action: dict[str, Any], context: runcast.ActionContext) -> runcas
 
 
 runcast.register_action_handler("noop", noop, dry_run=True)
+
+if os.environ.get("BENCH_PROBE_DIR"):
+    from bench.probe import install
+
+    install(os.environ["BENCH_PROBE_DIR"])
