@@ -5,7 +5,8 @@ RuncastError
  ├── ValidationError          400 VALIDATION_ERROR
  ├── Unauthorized             401 UNAUTHORIZED
  ├── Forbidden                403 FORBIDDEN
- ├── NotFound                 404 (WORKSPACE_/WORKFLOW_/EXECUTION_NOT_FOUND)
+ ├── NotFound                 404 (WORKSPACE_/WORKFLOW_/EXECUTION_NOT_FOUND; NOT_FOUND for an
+ │                                 id of no particular kind: GraphQL `node`, webhook ids)
  ├── RequestTimeout           408 REQUEST_TIMEOUT (a request body not sent in time)
  ├── Conflict                 409 (WORKFLOW_INACTIVE, EXECUTION_NOT_RUNNING,
  │                                 IDEMPOTENCY_KEY_REUSED)
@@ -103,6 +104,14 @@ class ExecutionNotFound(NotFound):
     """Execution doesn't exist."""
 
     code = "EXECUTION_NOT_FOUND"
+
+
+class ObjectNotFound(NotFound):
+    """No object the caller may reach has this id (API.md: `node(id)` answers null with
+    NOT_FOUND; an unknown or rotated webhook id likewise), so the answer never tells what
+    kind of object it was or whether one exists."""
+
+    code = "NOT_FOUND"
 
 
 class Conflict(RuncastError):

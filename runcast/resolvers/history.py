@@ -10,11 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 
 from runcast.domain import records
@@ -29,7 +29,7 @@ from runcast.resolvers.executions import load_steps_with_state
 from runcast.resolvers.workflows import get_workflow_in
 from runcast.store import history as store
 from runcast.store import reads
-from runcast.store.history import Keyset, Window
+from runcast.store.history import DataMatch, ExecutionFilter, Keyset, Scope, Window
 
 STATUSES = tuple(ExecutionStatus)
 TRIGGER_TYPES = tuple(TriggerType)
@@ -45,31 +45,11 @@ _SPACED_OFFSET = re.compile(
 )
 MAX_CURSOR_LENGTH = 512
 """Longer than any cursor `encode_cursor` makes (about 150 characters at most)."""
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Validated listing filters: statuses (empty means all), an inclusive startedAt range,
-    trigger types (empty means all), who triggered, and text in the error message."""
-
-    statuses: tuple[ExecutionStatus, ...] = ()
-    started_from: datetime | None = None
-    started_to: datetime | None = None
-    trigger_types: tuple[TriggerType, ...] = ()
-    triggered_by: str | None = None
-    search: str | None = None
-
-    def of(self, workspace_id: str, workflow_id: str | None) -> store.ExecutionFilter:
-        return store.ExecutionFilter(
-            workspace_id=workspace_id,
-            workflow_id=workflow_id,
-            statuses=self.statuses,
-            started_from=self.started_from,
-            started_to=self.started_to,
-            trigger_types=self.trigger_types,
-            triggered_by=self.triggered_by,
-            search=self.search,
-        )
+TRIGGER_DATA = "triggerData"
+MAX_DATA_MATCHES = 5
+MAX_DATA_PATH = 200
+MAX_DATA_INTEGER = 2**53
+_DATA_PATH = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 
 
 @dataclass(frozen=True)
@@ -77,7 +57,7 @@ class HistoryQuery:
     """An offset listing's filters and page: `limit` rows past `offset`, or right after
     `cursor` (the place a previous page's `nextCursor` names) in its stead."""
 
-    filters: Filters = Filters()
+    filters: ExecutionFilter = field(default_factory=ExecutionFilter)
     offset: int = 0
     limit: int = DEFAULT_LIMIT
     cursor: Keyset | None = None
@@ -212,6 +192,51 @@ def decode_cursor(field: str, cursor: str | None) -> Keyset | None:
     return Keyset(moment.astimezone(UTC), decoded[2])
 
 
+def query_value(text: str) -> object:
+    """A REST `triggerData.<path>` parameter's value: the JSON scalar it spells (`42`,
+    `true`, `null`, `"42"`), or else the text itself as a string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _data_value(field: str, value: object) -> store.Scalar:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if abs(value) > MAX_DATA_INTEGER:
+            raise _invalid(field, f"integers must be within ±{MAX_DATA_INTEGER}")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _invalid(field, "must be a finite number")
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise _invalid(field, f"must be at most {MAX_TEXT} characters")
+        return value
+    raise _invalid(field, "must be a JSON string, number, boolean or null")
+
+
+def _data_matches(given: Sequence[tuple[str, object]]) -> tuple[DataMatch, ...]:
+    """Trigger data matches: at most 5, each a dotted path of object keys (letters, digits,
+    `_`, `-`; at most 200 characters) and a JSON scalar."""
+    if len(given) > MAX_DATA_MATCHES:
+        raise _invalid(TRIGGER_DATA, f"at most {MAX_DATA_MATCHES} matches, got {len(given)}")
+    matches = []
+    for path, value in given:
+        field = f"{TRIGGER_DATA}.{path[:MAX_DATA_PATH]}"
+        if len(path) > MAX_DATA_PATH or not _DATA_PATH.fullmatch(path):
+            raise _invalid(
+                field,
+                f"the path must be keys of letters, digits, '_' or '-' joined by '.', "
+                f"at most {MAX_DATA_PATH} characters",
+            )
+        matches.append(DataMatch(tuple(path.split(".")), _data_value(field, value)))
+    return tuple(matches)
+
+
 def parse_filters(
     *,
     status: str | Sequence[str] | None = None,
@@ -220,27 +245,30 @@ def parse_filters(
     trigger_type: str | Sequence[str] | None = None,
     triggered_by: str | None = None,
     search: str | None = None,
-) -> Filters:
+    trigger_data: Sequence[tuple[str, object]] = (),
+) -> ExecutionFilter:
     """Validate listing filters as REST query strings or GraphQL values give them.
 
     `status` and `trigger_type` are one value, a comma-separated list or a sequence;
-    `from`/`to` bound startedAt inclusively; blank values count as absent.
+    `from`/`to` bound startedAt inclusively; blank values count as absent; `trigger_data`
+    pairs a dotted path with the JSON scalar the trigger data must hold there.
     """
     started_from, started_to = _instant("from", from_), _instant("to", to)
     if started_from and started_to and started_from > started_to:
         raise _invalid("from", "must not be after to")
-    return Filters(
+    return ExecutionFilter(
         statuses=_statuses(status),
         started_from=started_from,
         started_to=started_to,
         trigger_types=_trigger_types(trigger_type),
         triggered_by=_text("triggeredBy", triggered_by),
         search=_text("search", search),
+        trigger_data=_data_matches(trigger_data),
     )
 
 
 def parse_query(
-    filters: Filters,
+    filters: ExecutionFilter,
     *,
     offset: str | int | None = None,
     limit: str | int | None = None,
@@ -290,19 +318,19 @@ def parse_slice(
 
 
 def _rounded_rate(part: int, whole: int) -> float:
+    """A percentage with two decimals, rounded half up, in integers (exact)."""
     if whole == 0:
         return 0.0
-    rate = Decimal(100 * part) / Decimal(whole)
-    return float(rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return (20_000 * part // whole + 1) // 2 / 100
 
 
-async def statistics_of(matching: store.ExecutionFilter) -> records.Statistics:
-    """Counts by status, success rate and duration figures, all aggregated by the database.
-
-    Durations count for finished executions that have one; the average rounds half up to a
-    whole millisecond, and it and the percentiles are null when no execution qualifies.
-    """
-    figures = await store.statistics(matching)
+def statistics_of(figures: store.Figures | None) -> records.Statistics:
+    """Statistics from what the database counted (None: no execution matched): counts by
+    status, success rate, duration figures. Durations count for finished executions that
+    have one; the average rounds half up to a whole millisecond, and it and the
+    percentiles are null when no execution qualifies."""
+    if figures is None:
+        return NO_STATISTICS
     counts = figures.counts
     total = sum(counts.values())
     timed = figures.timed
@@ -316,6 +344,27 @@ async def statistics_of(matching: store.ExecutionFilter) -> records.Statistics:
         p50_duration_ms=figures.percentiles[50],
         p95_duration_ms=figures.percentiles[95],
     )
+
+
+NO_STATISTICS = records.Statistics(
+    total=0,
+    by_status=MappingProxyType({}),
+    success_rate=0.0,
+    average_duration_ms=None,
+    p50_duration_ms=None,
+    p95_duration_ms=None,
+)
+"""The statistics of no execution at all."""
+
+
+async def workflow_statistics(
+    user_id: str, workflow_ids: Sequence[str]
+) -> list[records.Statistics]:
+    """The statistics of each of these workflows, in their order, as its listing shows them
+    (GraphQL's batched `Workflow.statistics`): a fixed number of statements for any number
+    of workflows. A workflow the user may not read, or that has no execution, has none."""
+    figures = await store.statistics_by_workflow(user_id, workflow_ids)
+    return [statistics_of(figures.get(workflow_id)) for workflow_id in workflow_ids]
 
 
 async def _workflow_names(
@@ -345,15 +394,17 @@ async def _items(
 
 
 async def _offset_page(
-    matching: store.ExecutionFilter, query: HistoryQuery, total: int
+    scope: Scope, query: HistoryQuery, total: int
 ) -> tuple[list[Execution], records.Pagination]:
     """An offset listing's executions and pagination; by cursor, one row more is read to
     tell whether more follow."""
     if query.cursor is None:
-        page = await store.execution_page(matching, Window(query.limit, query.offset))
+        page = await store.execution_page(scope, query.filters, Window(query.limit, query.offset))
         has_more = query.offset + len(page) < total
     else:
-        page = await store.execution_page(matching, Window(query.limit + 1, after=query.cursor))
+        page = await store.execution_page(
+            scope, query.filters, Window(query.limit + 1, after=query.cursor)
+        )
         has_more = len(page) > query.limit
         page = page[: query.limit]
     pagination = records.Pagination(
@@ -368,20 +419,21 @@ async def _offset_page(
 
 async def _scope(
     caller: Caller, workspace: str, workflow_id: str | None
-) -> tuple[Access, Workflow | None]:
-    access = await require_role(caller, workspace, Role.VIEWER)
+) -> tuple[Scope, Workflow | None]:
+    """The executions a VIEWER of the workspace may list: the workspace's, or one of its
+    workflow's (WORKFLOW_NOT_FOUND for any other)."""
+    access: Access = await require_role(caller, workspace, Role.VIEWER)
     workflow = None if workflow_id is None else await get_workflow_in(access, workflow_id)
-    return access, workflow
+    return Scope(access.workspace.id, None if workflow is None else workflow.id), workflow
 
 
 async def list_executions(
     caller: Caller, workspace: str, workflow_id: str | None, query: HistoryQuery
 ) -> records.ExecutionPage:
     """A page of one workflow's executions, or of the whole workspace's, with statistics."""
-    access, workflow = await _scope(caller, workspace, workflow_id)
-    matching = query.filters.of(access.workspace.id, None if workflow is None else workflow.id)
-    statistics = await statistics_of(matching)
-    page, pagination = await _offset_page(matching, query, statistics.total)
+    scope, workflow = await _scope(caller, workspace, workflow_id)
+    statistics = statistics_of(await store.statistics(scope, query.filters))
+    page, pagination = await _offset_page(scope, query, statistics.total)
     return records.ExecutionPage(
         executions=await _items(page, workflow),
         pagination=pagination,
@@ -396,9 +448,7 @@ async def _one_execution(workflow: Workflow, execution_id: str) -> records.Execu
     if execution is None:
         raise ExecutionNotFound(f"Execution {execution_id!r} not found in this workflow")
     steps = await load_steps_with_state(execution)
-    brief = records.WorkflowBrief(
-        id=workflow.id, name=workflow.name, description=workflow.description
-    )
+    brief = to_record.workflow_brief(workflow, with_state=False)
     return to_record.execution(execution, steps, workflow=brief, with_summary=True)
 
 
@@ -414,27 +464,30 @@ async def execution_history(
     workflow = await get_workflow_in(access, workflow_id)
     if execution_id is not None:
         return await _one_execution(workflow, execution_id)
-    matching = query.filters.of(access.workspace.id, workflow.id)
-    page, pagination = await _offset_page(matching, query, await store.count(matching))
+    scope = Scope(access.workspace.id, workflow.id)
+    total = await store.count(scope, query.filters)
+    page, pagination = await _offset_page(scope, query, total)
     return records.ExecutionPage(
         executions=await _items(page, workflow, await reads.steps_with_state(page)),
         pagination=pagination,
     )
 
 
-async def _beyond(matching: store.ExecutionFilter, key: Keyset | None, *, newer: bool) -> bool:
+async def _beyond(
+    scope: Scope, matching: ExecutionFilter, key: Keyset | None, *, newer: bool
+) -> bool:
     """Whether executions match at the cursor a page was read from, or beyond it on the
     side the page does not cover; False without a cursor (the page starts at an end)."""
     if key is None:
         return False
-    return await store.exists_beyond(matching, key, newer=newer)
+    return await store.exists_beyond(scope, matching, key, newer=newer)
 
 
 async def execution_connection(
     caller: Caller,
     workspace: str,
     workflow_id: str | None,
-    filters: Filters,
+    filters: ExecutionFilter,
     slice_: Slice,
     wants: Wants = Wants(),
 ) -> records.ExecutionConnection:
@@ -443,28 +496,29 @@ async def execution_connection(
     the page size: the page (one row more than asked, to tell whether another page
     follows), one existence check past a given cursor, and the statistics or the count.
     The nodes carry neither steps nor workflow: GraphQL loads those in batches."""
-    access, workflow = await _scope(caller, workspace, workflow_id)
-    matching = filters.of(access.workspace.id, None if workflow is None else workflow.id)
+    scope, _ = await _scope(caller, workspace, workflow_id)
     window = Window(
         slice_.size + 1, after=slice_.after, before=slice_.before, backward=slice_.from_end
     )
-    page = await store.execution_page(matching, window)
+    page = await store.execution_page(scope, filters, window)
     more = len(page) > slice_.size
     page = page[1:] if more and slice_.from_end else page[: slice_.size]
     if slice_.from_end:
         has_previous = more
-        has_next = await _beyond(matching, slice_.before, newer=False)
+        has_next = await _beyond(scope, filters, slice_.before, newer=False)
     else:
         has_next = more
-        has_previous = await _beyond(matching, slice_.after, newer=True)
+        has_previous = await _beyond(scope, filters, slice_.after, newer=True)
     edges = tuple(
         records.ExecutionEdge(encode_cursor(Keyset.of(execution)), to_record.execution(execution))
         for execution in page
     )
-    statistics = await statistics_of(matching) if wants.statistics else None
+    statistics = None
+    if wants.statistics:
+        statistics = statistics_of(await store.statistics(scope, filters))
     total = statistics.total if statistics is not None else None
     if total is None and wants.total_count:
-        total = await store.count(matching)
+        total = await store.count(scope, filters)
     return records.ExecutionConnection(
         edges=edges,
         page_info=records.PageInfo(

@@ -62,7 +62,11 @@ def workflow(row: Workflow) -> records.Workflow:
     )
 
 
-def workflow_brief(row: Workflow) -> records.WorkflowBrief:
+def workflow_brief(row: Workflow, *, with_state: bool = True) -> records.WorkflowBrief:
+    """The workflow an execution read on its own belongs to; with its trigger and status
+    (the status answer), or without them (an execution's history, as the seed shows it)."""
+    if not with_state:
+        return records.WorkflowBrief(id=row.id, name=row.name, description=row.description)
     return records.WorkflowBrief(
         id=row.id,
         name=row.name,
@@ -70,10 +74,6 @@ def workflow_brief(row: Workflow) -> records.WorkflowBrief:
         trigger=trigger_view(row),
         status=WorkflowStatus(row.status),
     )
-
-
-def workflow_ref(row: Workflow) -> records.WorkflowRef:
-    return records.WorkflowRef(id=row.id, name=row.name)
 
 
 def step(row: StepRun) -> records.Step:

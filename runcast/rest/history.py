@@ -12,9 +12,23 @@ from runcast.rest.common import caller_of, json_response
 from runcast.rest.encode import encode
 
 
+def _trigger_data(request: Request) -> list[tuple[str, object]]:
+    """The `triggerData.<path>=value` parameters (repeatable), as (path, value) pairs; a bare
+    `triggerData` names no path."""
+    prefix = f"{history.TRIGGER_DATA}."
+    pairs: list[tuple[str, object]] = []
+    for key, value in request.query_params.multi_items():
+        if key.startswith(prefix):
+            pairs.append((key[len(prefix) :], history.query_value(value)))
+        elif key == history.TRIGGER_DATA:
+            pairs.append(("", value))
+    return pairs
+
+
 def query_of(request: Request) -> history.HistoryQuery:
     """Parse the filters (`status` and `triggerType` repeatable or comma-separated, `from`,
-    `to`, `triggeredBy`, `search`) and the page (`offset` or `cursor`, and `limit`)."""
+    `to`, `triggeredBy`, `search`, `triggerData.<path>` repeatable) and the page (`offset`
+    or `cursor`, and `limit`)."""
     params = request.query_params
     filters = history.parse_filters(
         status=params.getlist("status"),
@@ -23,6 +37,7 @@ def query_of(request: Request) -> history.HistoryQuery:
         trigger_type=params.getlist("triggerType"),
         triggered_by=params.get("triggeredBy"),
         search=params.get("search"),
+        trigger_data=_trigger_data(request),
     )
     return history.parse_query(
         filters,

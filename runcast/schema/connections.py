@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
@@ -27,6 +28,17 @@ from runcast.schema.types import (
 )
 
 
+@strawberry.input(
+    name="JSONPathMatch",
+    description="A member of the trigger data equal to a JSON scalar: `path` is object keys "
+    "(letters, digits, `_`, `-`) joined by `.`, at most 200 characters; `value` a string, "
+    "number, boolean or null (type and value must match; a missing member never matches).",
+)
+class JSONPathMatch:
+    path: str
+    value: JSON | None = None
+
+
 @strawberry.input(description="Which executions a listing covers; absent fields match all.")
 class ExecutionFilter:
     workflow_id: strawberry.ID | None = None
@@ -39,6 +51,9 @@ class ExecutionFilter:
     )
     trigger_type: list[TriggerType] | None = None
     triggered_by: strawberry.ID | None = None
+    trigger_data: list[JSONPathMatch] | None = strawberry.field(
+        default=None, description="Members of the trigger data, all of which must match (at most 5)"
+    )
     search: str | None = strawberry.field(default=None, description="Text in the error message")
 
 
@@ -105,6 +120,7 @@ async def resolve_executions(
         trigger_type=[t.value for t in given.trigger_type or ()],
         triggered_by=given.triggered_by,
         search=given.search,
+        trigger_data=[(match.path, match.value) for match in given.trigger_data or ()],
     )
     caller = await info.context.caller()
     return await history.execution_connection(

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from runcast.domain import records
-from runcast.domain.enums import ExecutionStatus, Role
+from runcast.domain.enums import Role
+from runcast.resolvers import history
 from runcast.resolvers import records as to_record
 from runcast.store import reads
 
@@ -67,29 +67,6 @@ def _indexed(rows: Iterable[Any], record: Callable[[Any], V]) -> dict[str, V]:
     return {row.id: record(row) for row in rows}
 
 
-def _rounded_rate(part: int, whole: int) -> float:
-    """A percentage with two decimals, rounded half up (as the listings' statistics)."""
-    if whole == 0:
-        return 0.0
-    return (10_000 * part * 2 // whole + 1) // 2 / 100
-
-
-def statistics_of(figures: reads.WorkflowFigures | None) -> records.Statistics:
-    """The statistics of one workflow's executions from the figures the database summed."""
-    counts = figures.counts if figures is not None else {}
-    total = sum(counts.values())
-    timed = figures.timed if figures is not None else 0
-    total_ms = figures.total_ms if figures is not None else 0
-    return records.Statistics(
-        total=total,
-        by_status=MappingProxyType({s: counts[s] for s in ExecutionStatus if counts.get(s)}),
-        success_rate=_rounded_rate(counts.get(ExecutionStatus.COMPLETED, 0), total),
-        average_duration_ms=(2 * total_ms + timed) // (2 * timed) if timed else None,
-        p50_duration_ms=figures.p50_ms if figures is not None else None,
-        p95_duration_ms=figures.p95_ms if figures is not None else None,
-    )
-
-
 def loaders_for(user_id: str, *, cache: bool = True) -> Loaders:
     """Loaders reading for `user_id`. `cache=False` still batches but remembers nothing,
     for a websocket whose later operations must see fresh rows."""
@@ -123,9 +100,8 @@ def loaders_for(user_id: str, *, cache: bool = True) -> Loaders:
         grouped = await reads.steps_by_execution_ids(user_id, ids)
         return {key: tuple(to_record.step(row) for row in rows) for key, rows in grouped.items()}
 
-    async def statistics(ids: Sequence[str]) -> dict[str, records.Statistics]:
-        figures = await reads.workflow_figures(user_id, ids)
-        return {key: statistics_of(figures.get(key)) for key in ids}
+    async def statistics(ids: list[str]) -> list[records.Statistics]:
+        return await history.workflow_statistics(user_id, ids)
 
     def loader(load: Callable[[list[K]], Awaitable[list[V]]]) -> DataLoader[K, V]:
         return DataLoader(load_fn=load, cache=cache)
@@ -138,5 +114,5 @@ def loaders_for(user_id: str, *, cache: bool = True) -> Loaders:
         workspaces=loader(_by_key(workspaces, None)),
         workspace_workflows=loader(_by_key(workspace_workflows, ())),
         steps=loader(_by_key(steps, ())),
-        workflow_statistics=loader(_by_key(statistics, statistics_of(None))),
+        workflow_statistics=loader(statistics),
     )

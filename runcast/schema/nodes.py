@@ -18,7 +18,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from runcast.domain.enums import Role
-from runcast.errors import NotFound, ValidationError
+from runcast.errors import ObjectNotFound, ValidationError
 from runcast.ids import is_wellformed_id
 from runcast.resolvers.auth import require_role
 from runcast.schema.context import Context
@@ -36,12 +36,6 @@ LOADER_BY_PREFIX: dict[str, Callable[[Loaders], DataLoader[str, Any]]] = {
 }
 
 
-class NodeNotFound(NotFound):
-    """No object the caller may read has this id."""
-
-    code = "NOT_FOUND"
-
-
 async def load_node(loaders: Loaders, node_id: str) -> Any:
     """The record the id names, read through the loader of its kind; NOT_FOUND otherwise."""
     prefix, _, rest = node_id.partition("_")
@@ -50,7 +44,7 @@ async def load_node(loaders: Loaders, node_id: str) -> Any:
     if pick is not None and rest and is_wellformed_id(node_id):
         found = await pick(loaders).load(node_id)
     if found is None:
-        raise NodeNotFound(f"No object with id {node_id[:100]!r}")
+        raise ObjectNotFound(f"No object with id {node_id[:100]!r}")
     return found
 
 

@@ -2,8 +2,8 @@
 query), the caller's standing in a workspace, an execution's steps (alone, or read with its
 state), its events after a point, a workflow by id, and whether the database answers; and
 the batch reads of GraphQL's loaders: rows by ids (workflows, executions, tasks,
-notifications, workspaces, steps, workflow statistics), each in one statement and only in
-the workspaces the reading user belongs to.
+notifications, workspaces, steps), each in one statement and only in the workspaces the
+reading user belongs to (workflow statistics are `store.history.statistics_by_workflow`).
 
 They go through `statements.fetch`, so on SQLite, while the app holds the store open, they
 share a trip on the store's own connection with the hot path's other work.
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from tortoise import connections
 
 from runcast.domain.callers import Caller
-from runcast.domain.enums import FINAL_EXECUTION_STATUSES, ExecutionStatus, Role
+from runcast.domain.enums import Role
 from runcast.domain.events import Event
 from runcast.models import (
     ApiToken,
@@ -39,7 +39,6 @@ M = TypeVar("M", Workflow, Execution, Task, Notification)
 __all__ = [
     "Credentials",
     "Standing",
-    "WorkflowFigures",
     "credentials",
     "events_after",
     "executions_by_ids",
@@ -52,7 +51,6 @@ __all__ = [
     "steps_with_state",
     "tasks_by_ids",
     "workflow_by_id",
-    "workflow_figures",
     "workflows_by_ids",
     "workflows_of_workspaces",
 ]
@@ -252,64 +250,6 @@ async def steps_by_execution_ids(user_id: str, ids: Sequence[str]) -> dict[str, 
     for row in await statements.fetch(sql, [*ids, user_id]):
         grouped.setdefault(row["execution_id"], []).append(statements.instance(StepRun, row))
     return grouped
-
-
-@dataclass(frozen=True)
-class WorkflowFigures:
-    """What the database sums over one workflow's executions: counts by status; over the
-    finished ones with a duration, how many, their total and nearest-rank percentiles."""
-
-    counts: dict[ExecutionStatus, int]
-    timed: int
-    total_ms: int
-    p50_ms: int | None
-    p95_ms: int | None
-
-
-async def workflow_figures(user_id: str, ids: Sequence[str]) -> dict[str, WorkflowFigures]:
-    """The figures of each of these workflows that `user_id` may read and that has
-    executions, in two statements whatever their number (percentiles by window functions,
-    which SQLite and Postgres both have)."""
-    if not ids:
-        return {}
-    table = tables.table(Execution)
-    where = f"t.workflow_id IN ({_marks(ids)}) AND {_MEMBER_OF}"
-    finals = ", ".join(f"'{status.value}'" for status in FINAL_EXECUTION_STATUSES)
-    counted = await statements.fetch(
-        "SELECT t.workflow_id AS workflow_id, t.status AS status, COUNT(t.status) AS n, "
-        "COUNT(t.duration_ms) AS timed, SUM(t.duration_ms) AS total_ms "
-        f"FROM {table} t WHERE {where} GROUP BY t.workflow_id, t.status",
-        [*ids, user_id],
-    )
-    ranked = await statements.fetch(
-        "SELECT r.workflow_id AS workflow_id, r.duration_ms AS duration_ms, r.k AS k, r.n AS n "
-        "FROM (SELECT t.workflow_id, t.duration_ms, "
-        "ROW_NUMBER() OVER (PARTITION BY t.workflow_id ORDER BY t.duration_ms) AS k, "
-        "COUNT(*) OVER (PARTITION BY t.workflow_id) AS n "
-        f"FROM {table} t WHERE {where} AND t.status IN ({finals}) "
-        "AND t.duration_ms IS NOT NULL) r "
-        "WHERE r.k = (50 * r.n + 99) / 100 OR r.k = (95 * r.n + 99) / 100",
-        [*ids, user_id],
-    )
-    percentiles: dict[str, dict[int, int]] = {}
-    for row in ranked:
-        n, k = int(row["n"]), int(row["k"])
-        for percent in (50, 95):
-            if k == (percent * n + 99) // 100:
-                percentiles.setdefault(row["workflow_id"], {})[percent] = int(row["duration_ms"])
-    figures: dict[str, WorkflowFigures] = {}
-    for workflow_id in {row["workflow_id"] for row in counted}:
-        rows = [row for row in counted if row["workflow_id"] == workflow_id]
-        finished = [row for row in rows if row["status"] in FINAL_EXECUTION_STATUSES]
-        found = percentiles.get(workflow_id, {})
-        figures[workflow_id] = WorkflowFigures(
-            counts={ExecutionStatus(row["status"]): int(row["n"]) for row in rows},
-            timed=sum(int(row["timed"]) for row in finished),
-            total_ms=sum(int(row["total_ms"] or 0) for row in finished),
-            p50_ms=found.get(50),
-            p95_ms=found.get(95),
-        )
-    return figures
 
 
 async def events_after(execution_id: str, after_seq: int) -> list[Event]:

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from tests.api.test_history import Seeded, seeded_workflow, select
+from tests.api.test_nodes import QUIET
 from tests.helpers import graphql
 
 NODE_FIELDS = "id status workflow { id name } steps { actionId status }"
@@ -69,6 +70,7 @@ async def test_a_workflows_executions_page_with_cursors(client, tokens):
     assert seen == [shown(row, "Onboarding") for row in newest]
 
 
+@QUIET
 async def test_a_workspace_page_of_a_hundred_is_a_fixed_number_of_statements(
     client, tokens, caplog
 ):

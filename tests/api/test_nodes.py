@@ -15,6 +15,9 @@ from runcast.models import Role
 from tests.api.test_history import expected_statistics, seeded_workflow
 from tests.helpers import WS, as_graphql, create_workflow, graphql, notify, workflow_body
 
+QUIET = pytest.mark.settings(poll_seconds=3600.0, schedule_poll_seconds=3600.0)
+"""No background polls while a test counts the statements of its requests."""
+
 TASK = {"type": "create_task", "config": {"title": "Call {{trigger.userId}}"}}
 
 NODE = """
@@ -239,6 +242,7 @@ query($ids: [ID!]!) {
 """
 
 
+@QUIET
 async def test_a_page_of_executions_with_workflows_and_steps_is_a_fixed_number_of_statements(
     client, tokens, caplog
 ):
@@ -300,6 +304,7 @@ async def workflow_in(
     return dict(response.json()["workflow"])
 
 
+@QUIET
 async def test_workspaces_with_their_workflows_load_in_one_batch(client, tokens, caplog):
     second_admin = await create_token("tess", "second", Role.ADMIN)
     await create_token("victor", "second", Role.EDITOR)
