@@ -19,7 +19,7 @@ limit is refused with `VALIDATION_ERROR` before anything is resolved.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator
+from collections.abc import Container
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -41,12 +41,10 @@ from graphql import (
     get_nullable_type,
     is_list_type,
 )
-from strawberry.extensions import SchemaExtension
 
 from runcast.errors import ValidationError
 from runcast.resolvers import history, outputs
 from runcast.schema.nodes import MAX_NODES
-from runcast.settings import Settings
 
 JSON_FIELD_COST = 100
 ASSUMED_LIST_SIZE = 10
@@ -188,16 +186,3 @@ def cost_rule(max_cost: int) -> type[ValidationRule]:
                 self.report_error(too_costly(cost, max_cost, node))
 
     return QueryCostRule
-
-
-class QueryCost(SchemaExtension):
-    """Refuses operations that cost more than `Settings.graphql_max_cost`."""
-
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
-        settings: Settings = context.context.settings
-        context.validation_rules = (
-            *context.validation_rules,
-            cost_rule(settings.graphql_max_cost),
-        )
-        yield

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
@@ -134,6 +134,12 @@ class Action:
         )
 
 
+def _next_runs(root: records.Workflow) -> list[datetime] | None:
+    """Worked out only when selected."""
+    runs = root.next_runs.get()
+    return None if runs is None else list(runs)
+
+
 @strawberry.type
 class Workflow(Node):
     id: strawberry.ID
@@ -148,7 +154,9 @@ class Workflow(Node):
     webhook_url: str | None
     concurrency: JSON | None
     next_runs: list[datetime] | None = strawberry.field(
-        description="A schedule's next 5 ticks (empty while paused); null without a schedule"
+        resolver=_next_runs,
+        description="A schedule's next 5 ticks (empty while paused or INACTIVE, or when its "
+        "cron has no next tick); null without a schedule",
     )
 
     @classmethod
@@ -358,11 +366,28 @@ class ExecutionCore:
     duration_ms: int | None
 
 
-async def _steps(root: records.Execution, info: Info[Context, None]) -> tuple[records.Step, ...]:
-    """The steps the execution was read with, or else its steps batch-loaded."""
+_Made = TypeVar("_Made")
+
+
+def _with_steps(
+    root: records.Execution,
+    info: Info[Context, None],
+    make: Callable[[tuple[records.Step, ...]], _Made],
+) -> _Made | Awaitable[_Made]:
+    """`make(steps)`: at once with the steps the execution was read with (a single read
+    carries them, so its step fields resolve without a coroutine each), or else once its
+    steps are batch-loaded."""
     if root.steps is not None:
-        return root.steps
-    return await (await _loaders(info)).steps.load(root.id)
+        return make(root.steps)
+
+    async def loaded() -> _Made:
+        return make(await (await _loaders(info)).steps.load(root.id))
+
+    return loaded()
+
+
+def _as_is(steps: tuple[records.Step, ...]) -> tuple[records.Step, ...]:
+    return steps
 
 
 @strawberry.type
@@ -375,18 +400,20 @@ class Execution(ExecutionCore, Node):
         return isinstance(obj, records.Execution)
 
     @reads(list[Step])
-    async def steps(
+    def steps(
         self, root: records.Execution, info: Info[Context, None]
-    ) -> tuple[records.Step, ...]:
-        return await _steps(root, info)
+    ) -> tuple[records.Step, ...] | Awaitable[tuple[records.Step, ...]]:
+        return _with_steps(root, info, _as_is)
 
     @reads(ExecutionSummary)
-    async def execution_summary(
+    def execution_summary(
         self, root: records.Execution, info: Info[Context, None]
-    ) -> records.ExecutionSummary:
+    ) -> records.ExecutionSummary | Awaitable[records.ExecutionSummary]:
         if root.execution_summary is not None:
             return root.execution_summary
-        return records.ExecutionSummary.of([s.status for s in await _steps(root, info)])
+        return _with_steps(
+            root, info, lambda steps: records.ExecutionSummary.of([s.status for s in steps])
+        )
 
     @reads(Workflow)
     async def workflow(
@@ -399,10 +426,12 @@ class Execution(ExecutionCore, Node):
         return found
 
     @reads(Progress)
-    async def progress(
+    def progress(
         self, root: records.Execution, info: Info[Context, None]
-    ) -> records.Progress:
-        return records.Progress.of([s.status for s in await _steps(root, info)], root.status)
+    ) -> records.Progress | Awaitable[records.Progress]:
+        return _with_steps(
+            root, info, lambda steps: records.Progress.of([s.status for s in steps], root.status)
+        )
 
     @reads(Timing)
     def timing(self, root: records.Execution) -> records.Timing:
