@@ -32,3 +32,12 @@ def is_wellformed_id(value: str) -> bool:
 def is_workspace_ref(value: str) -> bool:
     """Whether `value` could be a workspace's slug or id."""
     return len(value) <= MAX_WORKSPACE_REF_LENGTH and _ID_CHARACTERS.fullmatch(value) is not None
+
+
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
+
+
+def is_client_key(value: str, max_length: int) -> bool:
+    """Whether `value` is a key a client may choose (an `Idempotency-Key`, an event id): 1
+    to `max_length` printable ASCII characters, so never a trigger's own `§…` key."""
+    return len(value) <= max_length and _PRINTABLE_ASCII.fullmatch(value) is not None

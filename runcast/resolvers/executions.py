@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from copy import copy
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +34,7 @@ from runcast.errors import (
     ValidationError,
     WorkflowInactive,
 )
-from runcast.ids import is_wellformed_id, new_id
+from runcast.ids import is_client_key, is_wellformed_id, new_id
 from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, Role, StepRun, Workflow
 from runcast.resolvers import records as to_record
@@ -46,7 +45,6 @@ from runcast.store import reads, statements
 WAIT_LIMIT_S = 30.0
 MAX_INPUT_BYTES = 256 * 1024
 MAX_IDEMPOTENCY_KEY = 200
-IDEMPOTENCY_KEY = re.compile(rf"[\x20-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}")
 EXECUTE_FIELDS = {"triggerData", "variables", "dryRun", "wait"}
 
 
@@ -92,7 +90,7 @@ def parse_execute(body: Any, idempotency_key: str | None) -> ExecuteRequest:
     for name in ("dryRun", "wait"):
         if body.get(name) is not None and not isinstance(body[name], bool):
             raise ValidationError(f"{name}: must be true or false", [{"field": name}])
-    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+    if idempotency_key is not None and not is_client_key(idempotency_key, MAX_IDEMPOTENCY_KEY):
         raise ValidationError(
             f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"
         )

@@ -18,12 +18,14 @@ from runcast.domain import records
 from runcast.domain.callers import Caller
 from runcast.domain.enums import TriggerType, WorkflowStatus
 from runcast.engine.scheduler import Engine
-from runcast.errors import NotFound, Unauthorized, ValidationError, WorkflowInactive
-from runcast.jsonsafe import parse_json
+from runcast.errors import ObjectNotFound, Unauthorized, ValidationError, WorkflowInactive
+from runcast.ids import is_client_key
+from runcast.jsonsafe import json_problem, json_size, parse_json
 from runcast.models import Execution, Role, Workflow
 from runcast.resolvers import records as to_record
 from runcast.resolvers.auth import require_role
 from runcast.resolvers.executions import (
+    MAX_INPUT_BYTES,
     WAIT_LIMIT_S,
     Started,
     TriggerStart,
@@ -31,14 +33,11 @@ from runcast.resolvers.executions import (
     start_triggered,
     trigger_key,
 )
-from runcast.resolvers.trigger_input import invalid
+from runcast.resolvers.trigger_input import check_trigger, invalid
 from runcast.resolvers.triggers import new_hook_id
 from runcast.resolvers.workflows import get_workflow_in
 
-MAX_HOOK_BODY_BYTES = 256 * 1024
-"""The largest delivery body: the most trigger data an execution takes."""
 MAX_DELIVERY_KEY = 150
-DELIVERY_KEY = re.compile(rf"[\x20-\x7e]{{1,{MAX_DELIVERY_KEY}}}")
 HOOK_ID = re.compile(r"^hk_[A-Za-z0-9_-]{20,60}$")
 SIGNATURE_HEADER = "x-runcast-signature"
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -46,12 +45,6 @@ SYNC_GRACE_S = 5.0
 """How long past the workflow's timeout a sync delivery waits for the execution to end."""
 MAX_SYNC_WAIT_S = 300.0
 """The longest a sync delivery holds its request open, whatever the workflow's timeout."""
-
-
-class HookNotFound(NotFound):
-    """No webhook workflow has this hook id (never one, or rotated away)."""
-
-    code = "NOT_FOUND"
 
 
 @dataclass(frozen=True)
@@ -108,7 +101,12 @@ def _body_value(body: bytes, content_type: str) -> Any:
 
 
 def trigger_data(delivery: Delivery) -> dict[str, Any]:
-    """`{body, query, headers}`; header names lower-cased, credentials left out."""
+    """`{body, query, headers}`; header names lower-cased, credentials left out. 400
+    VALIDATION_ERROR unless the whole of it can be stored (`json_problem`: no NUL, no
+    lone surrogate, not too deep) and is at most `MAX_INPUT_BYTES`, the limit of any
+    execution's trigger data."""
+    if len(delivery.body) > MAX_INPUT_BYTES:
+        raise ValidationError(f"The webhook body is larger than {MAX_INPUT_BYTES} bytes")
     headers: dict[str, str] = {}
     for name, value in delivery.headers:
         name = name.lower()
@@ -116,7 +114,16 @@ def trigger_data(delivery: Delivery) -> dict[str, Any]:
             continue
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     body = _body_value(delivery.body, headers.get("content-type", ""))
-    return {"body": body, "query": delivery.query, "headers": headers}
+    data = {"body": body, "query": delivery.query, "headers": headers}
+    problem = json_problem(data)
+    if problem is not None:
+        raise ValidationError(f"The webhook's trigger data (body, query, headers) is {problem}")
+    if json_size(data) > MAX_INPUT_BYTES:
+        raise ValidationError(
+            f"The webhook's trigger data (body, query and headers) is larger than "
+            f"{MAX_INPUT_BYTES} bytes"
+        )
+    return data
 
 
 async def _hooked_workflow(hook_id: str) -> Workflow:
@@ -124,7 +131,7 @@ async def _hooked_workflow(hook_id: str) -> Workflow:
     if HOOK_ID.match(hook_id):
         workflow = await Workflow.get_or_none(hook_id=hook_id)
     if workflow is None or workflow.trigger.get("type") != TriggerType.WEBHOOK:
-        raise HookNotFound("No webhook at this address")
+        raise ObjectNotFound("No webhook at this address")
     return workflow
 
 
@@ -156,15 +163,14 @@ async def _finished(workflow: Workflow, started: Started, engine: Engine) -> Del
 
 async def deliver(delivery: Delivery, engine: Engine) -> Delivered:
     """Check a delivery and start its workflow (async), or start it and wait for the end
-    (sync). Unknown hook → 404; bad signature → 401; inactive workflow → 409."""
+    (sync). Unknown hook → 404; bad signature → 401; inactive workflow → 409; trigger
+    data that cannot be stored → 400."""
     workflow = await _hooked_workflow(delivery.hook_id)
     _check_signature(workflow, delivery.body, _header(delivery, SIGNATURE_HEADER))
     if workflow.status != WorkflowStatus.ACTIVE:
         raise WorkflowInactive(f"Workflow {workflow.id!r} is not active")
-    if len(delivery.body) > MAX_HOOK_BODY_BYTES:
-        raise ValidationError(f"The webhook body is larger than {MAX_HOOK_BODY_BYTES} bytes")
     key = delivery.idempotency_key
-    if key is not None and not DELIVERY_KEY.fullmatch(key):
+    if key is not None and not is_client_key(key, MAX_DELIVERY_KEY):
         raise ValidationError(
             f"Idempotency-Key: 1 to {MAX_DELIVERY_KEY} printable ASCII characters"
         )
@@ -192,6 +198,7 @@ async def rotate(caller: Caller, workspace: str, workflow_id: str) -> records.Wo
     workflow = await get_workflow_in(access, workflow_id)
     if workflow.trigger.get("type") != TriggerType.WEBHOOK:
         raise invalid("trigger.type", "the workflow's trigger is not a webhook")
+    check_trigger(workflow.trigger)  # a trigger stored before validation: save it again first
     workflow.hook_id = new_hook_id()
     await workflow.save(update_fields=["hook_id", "updated_at"])
     return to_record.workflow(workflow)

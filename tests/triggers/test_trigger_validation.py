@@ -6,8 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.api import migrate
 
-from runcast.models import Workflow
+from runcast.db import apply_migrations, tortoise_config
+from runcast.models import Execution, Workflow, Workspace
+from runcast.resolvers.webhooks import signature
+from runcast.settings import Settings
 from tests.helpers import WS
 from tests.triggers.helpers import CHEAP, make_workflow
 
@@ -246,3 +252,99 @@ async def test_graphql_refuses_a_bad_trigger_with_the_same_code(client, tokens):
     created = answer.json()["data"]["createWorkflow"]
     assert created["trigger"] == {"type": "event", "event": "e"}
     assert created["concurrency"] == {"limit": 3}
+
+
+BEFORE_SECRETS_MOVED = "runcast.0006_execution_concurrency"
+LEGACY_TRIGGERS = {
+    "signed": {"type": "webhook", "mode": "async", "secret": "old-secret"},
+    "odd_secret": {"type": "webhook", "secret": 12345},
+    "odd_field": {"type": "webhook", "mode": "async", "retries": 3},
+}
+
+
+@pytest.fixture
+async def legacy(settings: Settings) -> dict[str, str]:
+    """Workflows as versions before triggers were validated stored them (a webhook secret
+    inside the trigger, odd fields, no hook), then the migrations applied over them."""
+    config = tortoise_config(settings.database_url)
+    await migrate(config=config, target=BEFORE_SECRETS_MOVED)
+    await Tortoise.close_connections()
+    EXECUTOR_CACHE.clear()  # keyed by connection name, so it would mix SQL dialects
+    await Tortoise.init(config=config)
+    try:
+        workspace = await Workspace.create(id="ws_legacy", slug="acme", name="Acme")
+        ids = {}
+        for name, trigger in LEGACY_TRIGGERS.items():
+            row = await Workflow.create(
+                id=f"wf_legacy_{name}",
+                workspace=workspace,
+                name=name,
+                trigger=trigger,
+                actions=[{**CHEAP, "id": "action-1"}],
+            )
+            ids[name] = row.id
+    finally:
+        await Tortoise.close_connections()
+    await apply_migrations(settings.database_url)
+    return ids
+
+
+async def test_a_secret_stored_in_an_old_trigger_is_moved_and_enforced(legacy, client, tokens):
+    headers = tokens.headers("viewer")
+    read = await client.get(f"{WS}/workflows/{legacy['signed']}", headers=headers)
+    assert read.status_code == 200, read.text
+    assert read.json()["workflow"]["trigger"] == {
+        "type": "webhook",
+        "mode": "async",
+        "hasSecret": True,
+    }
+    listed = await client.get(f"{WS}/workflows", headers=headers)
+    assert "old-secret" not in listed.text
+    assert "12345" not in listed.text
+    renamed = await client.patch(
+        f"{WS}/workflows/{legacy['signed']}", json={"name": "renamed"}, headers=tokens.headers()
+    )
+    assert renamed.status_code == 200, renamed.text
+    url = renamed.json()["workflow"]["webhookUrl"]
+    assert url is not None
+    unsigned = await client.post(url, json={"n": 1})
+    assert unsigned.status_code == 401
+    raw = b'{"n": 1}'
+    signed = await client.post(
+        url,
+        content=raw,
+        headers={"X-Runcast-Signature": signature("old-secret", raw)},
+    )
+    assert signed.status_code == 202, signed.text
+    assert await Execution.filter(workflow_id=legacy["signed"]).count() == 1
+
+
+async def test_an_old_trigger_that_does_not_validate_gets_no_hook(legacy, client, tokens):
+    headers = tokens.headers()
+    for name, field in (("odd_secret", "trigger.secret"), ("odd_field", "trigger.retries")):
+        workflow_id = legacy[name]
+        read = await client.get(f"{WS}/workflows/{workflow_id}", headers=headers)
+        trigger = read.json()["workflow"]["trigger"]
+        assert "secret" not in trigger and "retries" not in trigger, trigger
+        renamed = await client.patch(
+            f"{WS}/workflows/{workflow_id}", json={"name": "renamed"}, headers=headers
+        )
+        assert renamed.status_code == 200, renamed.text
+        assert renamed.json()["workflow"]["webhookUrl"] is None
+        rotated = await client.post(f"{WS}/workflows/{workflow_id}/webhook/rotate", headers=headers)
+        assert rotated.status_code == 422, rotated.text
+        assert rotated.json()["error"]["details"][0]["field"] == field
+        saved = await client.patch(
+            f"{WS}/workflows/{workflow_id}",
+            json={"trigger": {"type": "webhook", "secret": "new-secret"}},
+            headers=headers,
+        )
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["workflow"]["trigger"] == {
+            "type": "webhook",
+            "mode": "async",
+            "hasSecret": True,
+        }
+        unsigned = await client.post(saved.json()["workflow"]["webhookUrl"], json={})
+        assert unsigned.status_code == 401
+    assert await Execution.all().count() == 0

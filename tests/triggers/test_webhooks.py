@@ -9,7 +9,8 @@ import json
 import httpx
 
 from runcast.models import Execution
-from runcast.resolvers.webhooks import MAX_HOOK_BODY_BYTES, signature
+from runcast.resolvers.executions import MAX_INPUT_BYTES
+from runcast.resolvers.webhooks import signature
 from tests.helpers import WS, notify
 from tests.triggers.helpers import executions_of, make_workflow
 
@@ -139,7 +140,7 @@ async def test_inactive_unknown_and_oversized(live, tokens):
             assert unknown.status_code == 404, path
             assert unknown.json()["error"]["code"] == "NOT_FOUND"
         active = await make_workflow(client, headers, {"type": "webhook"})
-        big = b'{"blob": "' + b"x" * MAX_HOOK_BODY_BYTES + b'"}'
+        big = b'{"blob": "' + b"x" * MAX_INPUT_BYTES + b'"}'
         too_big = await client.post(
             active["webhookUrl"], content=big, headers={"Content-Type": "application/json"}
         )
@@ -158,6 +159,30 @@ async def test_inactive_unknown_and_oversized(live, tokens):
     executions = await Execution.all()
     assert len(executions) == 1
     assert executions[0].trigger_data["body"] == "plain words"
+
+
+async def test_trigger_data_that_cannot_be_stored_is_400_and_starts_nothing(live, tokens):
+    """NUL in the query or a text body cannot be stored (Postgres' jsonb refuses it), and
+    the query and headers count toward the trigger data limit with the body."""
+    headers = tokens.headers()
+    async with httpx.AsyncClient(base_url=live) as client:
+        hook = await make_workflow(client, headers, {"type": "webhook"})
+        url = hook["webhookUrl"]
+        padding = "x" * (MAX_INPUT_BYTES - 2000)
+        refused = [
+            await client.post(url + "?x=%00", json={"n": 1}),
+            await client.post(url, content=b"a\x00b", headers={"Content-Type": "text/plain"}),
+            await client.post(url, json={"n": "\u0000"}),
+            await client.post(url, json={"blob": padding}, headers={"X-Padding": "p" * 3000}),
+            await client.post(url + "?q=" + "y" * 3000, json={"blob": padding}),
+        ]
+        for response in refused:
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+        fits = await client.post(url, json={"blob": padding})
+        assert fits.status_code == 202, fits.text
+    executions = await Execution.all()
+    assert [e.trigger_data["body"] for e in executions] == [{"blob": padding}]
 
 
 async def test_rotation_moves_the_hook(live, tokens):
