@@ -98,8 +98,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             finally:
                 app.state.ready = False
                 await schedule_loop.stop()
-                await engine.stop()
+                # Emissions before `engine.stop`, with a live database: a follower they
+                # start is stored PENDING for another node, never run here after the stop.
+                engine.stop_starting()
                 await execution_events.drain(SHUTDOWN_DRAIN_S)
+                await engine.stop()
                 await http.aclose()
                 await hub.stop()
                 if store is not None:

@@ -81,6 +81,8 @@ class Engine:
         self._cancel_on_start: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._reserved = 0
+        self._stopping = False
+        """Set as shutdown begins (`stop_starting`): nothing new starts here."""
         self._backlog = True
         self._capped_due = True
         """Whether capped executions may be claimable: one was queued or finished here,
@@ -94,6 +96,8 @@ class Engine:
         return len(self._running)
 
     def _free_slots(self) -> int:
+        if self._stopping:
+            return 0
         return self.settings.max_concurrent_executions - len(self._running) - self._reserved
 
     @runs_to_end
@@ -127,6 +131,23 @@ class Engine:
         else:
             self._queued(capped=execution.concurrency_limit is not None)
         return stored
+
+    async def store_refused(
+        self, execution: Execution, steps: list[StepRun], error: str
+    ) -> tuple[Execution, list[StepRun]]:
+        """Store a new execution that is not to run as already FAILED with `error`, every
+        step skipped, and announce it. It never runs, so `on_finished` is not called.
+        Returns copies as stored, like `submit`."""
+        execution.status = ExecutionStatus.FAILED
+        execution.error = error
+        execution.error_code = "EXECUTION_FAILED"
+        execution.completed_at = utcnow()
+        execution.duration_ms = 0
+        for step in steps:
+            step.status = StepStatus.SKIPPED
+        await self.store.insert(execution, steps)
+        await self.bus.publish_status(execution.workspace_id, status_change(execution))
+        return copy(execution), [copy(step) for step in steps]
 
     def _reserve(self) -> bool:
         """Reserve a slot for an execution about to be stored, so this node runs it straight
@@ -164,9 +185,16 @@ class Engine:
             asyncio.create_task(self._control_loop(), name="engine control listener"),
         ]
 
+    def stop_starting(self) -> None:
+        """The first step of shutdown: from now on nothing new starts on this node. A
+        `submit` only stores its execution PENDING for another node (or the next start)
+        to claim, and the dispatcher claims nothing; running executions go on."""
+        self._stopping = True
+
     async def stop(self) -> None:
-        """Stop taking work and interrupt running executions without finishing them:
-        they stay RUNNING and are resumed by the next node to claim them."""
+        """Stop taking work (`stop_starting`) and interrupt running executions without
+        finishing them: they stay RUNNING and are resumed by the next node to claim them."""
+        self.stop_starting()
         running = [task for task, _ in self._running.values()]
         for task in running:
             task.cancel()

@@ -17,21 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
 from runcast.domain.callers import Caller
-from runcast.domain.clock import utcnow
-from runcast.domain.enums import ExecutionStatus, StepStatus, TriggerType, WorkflowStatus
-from runcast.domain.events import status_change
+from runcast.domain.clock import iso
+from runcast.domain.enums import ExecutionStatus, TriggerType, WorkflowStatus
 from runcast.engine.conditions import evaluate
 from runcast.engine.scheduler import Engine
 from runcast.engine.templates import lookup
 from runcast.errors import ValidationError
-from runcast.ids import new_id
+from runcast.ids import is_client_key, new_id
 from runcast.jsonsafe import json_problem, json_size
 from runcast.models import Execution, Role, Workflow
 from runcast.resolvers.auth import require_role
@@ -44,11 +42,14 @@ from runcast.resolvers.executions import (
     trigger_key,
 )
 from runcast.resolvers.trigger_input import EVENT_NAME
+from runcast.tasks import cancel_and_wait
 
 logger = logging.getLogger("runcast.events")
 
 MAX_CHAIN_DEPTH = 10
 """How many executions in a row may start each other through built-in events."""
+DRAIN_CANCEL_S = 5.0
+"""How long shutdown waits for cancelled emissions to end."""
 BUILT_IN_PREFIX = "execution."
 BUILT_IN = {
     ExecutionStatus.COMPLETED: "execution.completed",
@@ -56,7 +57,6 @@ BUILT_IN = {
     ExecutionStatus.CANCELLED: "execution.cancelled",
 }
 MAX_EVENT_ID = 150
-EVENT_ID = re.compile(rf"[\x20-\x7e]{{1,{MAX_EVENT_ID}}}")
 EVENT_FIELDS = {"name", "data", "id"}
 
 
@@ -103,7 +103,7 @@ def parse_event(body: Any) -> Event:
     event_id = body.get("id")
     if event_id is None:
         return Event(name, data, new_id("evt"))
-    if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
+    if not isinstance(event_id, str) or not is_client_key(event_id, MAX_EVENT_ID):
         raise ValidationError(
             f"id: 1 to {MAX_EVENT_ID} printable ASCII characters", [{"field": "id"}]
         )
@@ -139,28 +139,20 @@ async def _too_deep(workflow: Workflow, event: Event, engine: Engine) -> str:
     key = trigger_key("event", event.id)
     request = ExecuteRequest(event.data, {}, False, False, key)
     execution, steps = new_execution(workflow, None, request, TriggerType.EVENT)
-    now = utcnow()
     execution.request_fingerprint = None
     execution.chain_depth = event.chain_depth
-    execution.status = ExecutionStatus.FAILED
-    execution.error = (
+    error = (
         f"Event chain too deep: {event.name!r} would start this workflow as link "
         f"{event.chain_depth} of a chain of executions started by each other's events; "
         f"the limit is {MAX_CHAIN_DEPTH}"
     )
-    execution.error_code = "EXECUTION_FAILED"
-    execution.completed_at = now
-    execution.duration_ms = 0
-    for step in steps:
-        step.status = StepStatus.SKIPPED
     try:
-        await engine.store.insert(execution, steps)
+        await engine.store_refused(execution, steps, error)
     except IntegrityError:
         found = await Execution.get_or_none(workflow_id=workflow.id, idempotency_key=key)
         if found is None:
             raise
         return found.id
-    await engine.bus.publish_status(execution.workspace_id, status_change(execution))
     return execution.id
 
 
@@ -216,30 +208,28 @@ def summary(execution: Execution) -> dict[str, Any]:
         "status": execution.status,
         "triggerType": execution.trigger_type,
         "error": execution.error,
-        "startedAt": _iso(execution.started_at),
-        "completedAt": _iso(execution.completed_at),
+        "startedAt": iso(execution.started_at),
+        "completedAt": iso(execution.completed_at),
         "durationMs": execution.duration_ms,
     }
 
 
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    return str(value.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
-
-
 class ExecutionEvents:
     """Emits the built-in event of each execution that ends on this node (the engine's
-    `on_finished` callback); runs each emission as a task of its own, so the engine never
-    waits on followers."""
+    `on_finished` callback); runs each emission as a named task of its own, so the engine
+    never waits on followers, and owns those tasks: `drain` ends them on shutdown."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def finished(self, execution: Execution) -> None:
         name = BUILT_IN.get(ExecutionStatus(execution.status))
         if name is None or execution.is_simulation:
+            return
+        if self._closed:
+            logger.warning("shutting down: %s of %s not emitted", name, execution.id)
             return
         event = Event(
             name,
@@ -247,7 +237,9 @@ class ExecutionEvents:
             f"{execution.id}.{execution.status.lower()}",
             execution.chain_depth + 1,
         )
-        task = asyncio.create_task(self._emit(execution.workspace_id, event))
+        task = asyncio.create_task(
+            self._emit(execution.workspace_id, event), name=f"emit {name} {execution.id}"
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -258,6 +250,12 @@ class ExecutionEvents:
             logger.exception("emitting %s (%s) failed", event.name, event.id)
 
     async def drain(self, within_s: float) -> None:
-        """Wait (briefly) for emissions under way, e.g. before shutting down."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=within_s)
+        """On shutdown: let emissions under way (and those of executions ending meanwhile)
+        finish for up to `within_s` seconds, then cancel the rest and take no more; an
+        event not emitted by then is lost (built-in events are emitted at most once)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while self._tasks and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=remaining)
+        self._closed = True
+        await cancel_and_wait(set(self._tasks), DRAIN_CANCEL_S)

@@ -8,9 +8,12 @@ import os
 from typing import Any
 
 import httpx
+import pytest
 
+from runcast.domain.clock import utcnow
 from runcast.models import Execution
-from runcast.resolvers.events import MAX_CHAIN_DEPTH
+from runcast.resolvers import events
+from runcast.resolvers.events import MAX_CHAIN_DEPTH, ExecutionEvents
 from tests.helpers import WS
 from tests.triggers.helpers import make_workflow
 
@@ -204,3 +207,60 @@ async def test_a_workflow_following_itself_stops_at_the_depth_limit(live, tokens
         assert shown["status"] == "FAILED"
         assert "limit is 10" in shown["error"]
         assert {s["status"] for s in shown["steps"]} == {"skipped"}
+
+
+def _ended(execution_id: str) -> Execution:
+    return Execution(
+        id=execution_id,
+        workspace_id="ws_x",
+        workflow_id="wf_x",
+        status="COMPLETED",
+        trigger_type="manual",
+        is_simulation=False,
+        chain_depth=0,
+        started_at=utcnow(),
+        completed_at=utcnow(),
+        duration_ms=1,
+    )
+
+
+async def test_shutdown_cancels_emissions_still_under_way(app, monkeypatch: pytest.MonkeyPatch):
+    """Emissions are named tasks the app owns: on shutdown, those that do not end within
+    the drain are cancelled, and an execution that ends after it emits nothing."""
+    entered = asyncio.Event()
+
+    async def stuck(*_: Any) -> list[str]:
+        entered.set()
+        await asyncio.Event().wait()
+        return []
+
+    monkeypatch.setattr(events, "publish", stuck)
+    emitter = ExecutionEvents(app.state.engine)
+    emitter.finished(_ended("exec_stuck"))
+    (task,) = [
+        t for t in asyncio.all_tasks() if t.get_name() == "emit execution.completed exec_stuck"
+    ]
+    await entered.wait()
+    await emitter.drain(0.2)
+    assert task.cancelled()
+    emitter.finished(_ended("exec_late"))
+    assert not [t for t in asyncio.all_tasks() if "exec_late" in t.get_name()]
+
+
+async def test_an_execution_submitted_while_the_engine_stops_only_queues(app, client, tokens):
+    """Once shutdown has stopped the engine, a start (a request, a follower) is stored
+    PENDING for another node (or the next start) to claim; nothing runs on this node."""
+    workflow = await make_workflow(client, tokens.headers(), {"type": "manual"})
+    await app.state.engine.stop()
+    response = await client.post(
+        f"{WS}/workflows/{workflow['id']}/execute",
+        json={"triggerData": {"n": 1}},
+        headers=tokens.headers("editor"),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["execution"]["status"] == "PENDING"
+    await asyncio.sleep(0.5)
+    stored = await Execution.get(id=response.json()["execution"]["id"])
+    assert stored.status == "PENDING"
+    assert stored.lease_owner is None
+    assert app.state.engine.running_count == 0
