@@ -3,11 +3,11 @@
 Subscribers of the same document with the same variables form a *group*. Every subscriber
 keeps its own stream (replay from `after`, de-duplication and gap filling stay per
 subscriber), but the subscription resolvers hand every stream the same Python object for
-the same live event (`shared_payload`). For such an event the first subscriber of a group
-to reach it executes the selection (`MultiplexedExecutor.execute_operation`); the others
-reuse that result, and the websocket frame encodes its `data` once (`encoded_frame`), the
-frames differing only by operation id. Payloads that are not shared (a late subscriber's
-replay) run as usual.
+the same stored event, whether it came live or from the log (`shared_payload`). For such
+an event the first subscriber of a group to reach it executes the selection
+(`MultiplexedExecutor.execute_operation`); the others reuse that result, and the websocket
+frame encodes its `data` once (`encoded_frame`), the frames differing only by operation
+id. Payloads that are not shared run as usual.
 
 Access is checked per subscriber when the subscription starts; what a selection resolves
 from an event must not depend on who subscribed (the subscription types read only the

@@ -2,7 +2,7 @@
 
 All feed on `runcast.events.stream`, the same streams the SSE route serves; this module only
 checks access (through `runcast.resolvers.streams`) and turns events into GraphQL types.
-Every stream of a live event yields the same GraphQL object for it, and counts itself in
+Every stream of an event yields the same GraphQL object for it, and counts itself in
 its selection's group while it runs, so that each selection runs once per event
 (`runcast.schema.multiplex`).
 """
