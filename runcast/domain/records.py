@@ -5,15 +5,16 @@ Both APIs read these directly: REST encodes them to camelCase JSON (`rest/encode
 GraphQL's types read their attributes (`schema/types.py`). Sequences are tuples; open JSON
 (configs, trigger data, outputs) stays as stored. A field marked `OMIT_IF_NONE` is absent
 from the JSON when it holds None (not loaded, or not part of that answer); every other
-field without a value is null, never absent.
+field without a value is null, never absent. A `Lazy` field is worked out only when an
+answer shows it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from runcast.domain.enums import (
     FINAL_EXECUTION_STATUSES,
@@ -29,6 +30,24 @@ from runcast.domain.events import progress_of
 
 OMIT_IF_NONE: Mapping[str, bool] = {"omit_if_none": True}
 """Field metadata: leave the field out of the JSON when it is None."""
+
+_T = TypeVar("_T")
+
+
+class Lazy(Generic[_T]):
+    """A field's value worked out when an answer shows it (REST always encodes it, GraphQL
+    when it is selected), so reading records costs nothing for what is not shown."""
+
+    __slots__ = ("_compute",)
+
+    def __init__(self, compute: Callable[[], _T]) -> None:
+        self._compute = compute
+
+    def get(self) -> _T:
+        return self._compute()
+
+    def __repr__(self) -> str:
+        return "Lazy(…)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +77,7 @@ class Workflow:
     webhook_url: str | None = None
     """`/hooks/<hook id>` for a webhook workflow (see docs/triggers.md)."""
     concurrency: Any = None
-    next_runs: tuple[datetime, ...] | None = None
+    next_runs: Lazy[tuple[datetime, ...] | None] = field(default=Lazy(lambda: None), compare=False)
     """A schedule's next ticks (see docs/triggers.md); None without a schedule."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from enum import StrEnum
+from functools import partial
 from typing import Any, TypeVar
 
 from runcast.domain import records
@@ -58,7 +59,7 @@ def workflow(row: Workflow) -> records.Workflow:
         updated_at=row.updated_at,
         webhook_url=webhook_url(row),
         concurrency=row.concurrency,
-        next_runs=next_runs(row),
+        next_runs=records.Lazy(partial(next_runs, row)),
     )
 
 

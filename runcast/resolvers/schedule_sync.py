@@ -3,10 +3,13 @@ trigger whenever the workflow is saved, and the next runs it shows (see docs/tri
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from itertools import islice
 from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
+from croniter import CroniterError
 from tortoise.exceptions import IntegrityError
 
 from runcast.domain.clock import utcnow
@@ -16,6 +19,8 @@ from runcast.errors import WorkflowInvalid
 from runcast.models import Schedule, Workflow
 from runcast.resolvers.trigger_input import check_cron, check_timezone
 from runcast.store import schedules as store
+
+logger = logging.getLogger("runcast")
 
 NEXT_RUNS = 5
 
@@ -27,16 +32,28 @@ def schedule_trigger(workflow: Workflow) -> dict[str, Any] | None:
     return None
 
 
+UNUSABLE = (CroniterError, ZoneInfoNotFoundError, ValueError, OverflowError)
+"""What computing a stored cron's ticks raises when the trigger was stored before it was
+checked as it is now: a cron croniter cannot read or whose date never comes, a time zone
+zoneinfo does not know or cannot read."""
+
+
 def next_runs(workflow: Workflow, now: datetime | None = None) -> tuple[datetime, ...] | None:
     """The next `NEXT_RUNS` ticks of a schedule workflow; empty while it is paused or
-    INACTIVE, None for a workflow without a schedule."""
+    INACTIVE, or when its stored trigger has no ticks to compute (see `UNUSABLE`), None
+    for a workflow without a schedule."""
     trigger = schedule_trigger(workflow)
     if trigger is None:
         return None
     if trigger.get("paused") or workflow.status != WorkflowStatus.ACTIVE:
         return ()
-    ticks = ticks_after(trigger["cron"], trigger.get("timezone", "UTC"), now or utcnow())
-    return tuple(islice(ticks, NEXT_RUNS))
+    cron, timezone = trigger.get("cron"), trigger.get("timezone", "UTC")
+    if not isinstance(cron, str) or not isinstance(timezone, str):
+        return ()
+    try:
+        return tuple(islice(ticks_after(cron, timezone, now or utcnow()), NEXT_RUNS))
+    except UNUSABLE:
+        return ()
 
 
 async def sync_schedule(workflow: Workflow, was_active: bool) -> None:
@@ -82,7 +99,10 @@ async def adopt_schedules() -> int:
             check_cron(trigger.get("cron"))
             check_timezone(trigger.get("timezone", "UTC"))
             await sync_schedule(workflow, was_active=False)
-        except (WorkflowInvalid, IntegrityError):  # invalid, or adopted by another node
+        except IntegrityError:  # adopted by another node
+            continue
+        except (WorkflowInvalid, *UNUSABLE) as problem:
+            logger.warning("workflow %s keeps no schedule: %s", workflow.id, problem)
             continue
         adopted += 1
     return adopted

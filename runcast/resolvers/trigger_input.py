@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
+from runcast.domain.clock import utcnow
 from runcast.domain.enums import TriggerType
 from runcast.engine.conditions import OPERATORS, UNARY_OPERATORS
+from runcast.engine.schedules import next_tick
 from runcast.errors import WorkflowInvalid
 
 TRIGGER_TYPES = tuple(TriggerType)
@@ -91,7 +93,9 @@ def _webhook(trigger: dict[str, Any]) -> tuple[dict[str, Any], Any]:
 
 def check_cron(cron: Any, field: str = "trigger.cron") -> str:
     """A cron expression of 5 fields (minute precision) or 6 (seconds last, as croniter reads
-    them)."""
+    them) that has a next tick: croniter looks for one a bounded number of years ahead
+    (`max_years_between_matches`), so a date that never comes is refused here rather
+    than failing wherever ticks are computed."""
     if not isinstance(cron, str) or not cron.strip():
         raise invalid(field, 'required, a cron expression such as "*/5 * * * *"')
     cron = " ".join(cron.split())
@@ -103,6 +107,10 @@ def check_cron(cron: Any, field: str = "trigger.cron") -> str:
         valid = False
     if not valid:
         raise invalid(field, f"{cron!r} is not a valid cron expression")
+    try:
+        next_tick(cron, "UTC", utcnow())
+    except (CroniterError, OverflowError):  # no date matches, e.g. "0 0 30 2 *" (Feb 30)
+        raise invalid(field, f"{cron!r} never comes: no date matches it") from None
     return str(cron)
 
 

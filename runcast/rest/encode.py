@@ -11,6 +11,7 @@ from types import UnionType
 from typing import Any, NamedTuple, Union, get_args, get_origin, get_type_hints
 
 from runcast.domain.clock import iso
+from runcast.domain.records import Lazy
 
 
 def camel(name: str) -> str:
@@ -64,8 +65,8 @@ def _plan(kind: type) -> _Plan:
 def encode(value: Any) -> Any:
     """A JSON value for `value`: records become objects with camelCase keys in field order
     (a field whose metadata says `omit_if_none` is left out when None), tuples lists,
-    datetimes the wire's ISO text, enums their values. Open JSON (dicts and lists as
-    stored) passes through.
+    `Lazy` values what they work out, datetimes the wire's ISO text, enums their values.
+    Open JSON (dicts and lists as stored) passes through.
 
     Each record type's plan is made once, from its fields' annotations, so a page of
     executions encodes only the fields that need it (timestamps, nested records)."""
@@ -83,6 +84,8 @@ def encode(value: Any) -> Any:
         return shown
     if kind is tuple:
         return [encode(item) for item in value]
+    if kind is Lazy:
+        return encode(value.get())
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, Enum):

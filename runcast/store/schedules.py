@@ -120,14 +120,13 @@ async def move(moves: Sequence[Move]) -> None:
     dialect = statements.dialect()
     batch = []
     for move in moves:
-        where: dict[str, Any] = {"workflow_id": move.workflow_id, "next_tick_at": move.read_next}
-        if move.read_buffered is not None:
-            where["buffered_tick_at"] = move.read_buffered
+        where = {
+            "workflow_id": move.workflow_id,
+            "next_tick_at": move.read_next,
+            "buffered_tick_at": move.read_buffered,  # None: IS NULL
+        }
         sets = {"next_tick_at": move.next_tick_at, "buffered_tick_at": move.buffered_tick_at}
-        statement = statements.update(dialect, Schedule, sets, where)
-        if move.read_buffered is None:
-            statement = replace(statement, sql=statement.sql + " AND buffered_tick_at IS NULL")
-        batch.append(statement)
+        batch.append(statements.update(dialect, Schedule, sets, where))
     await statements.run(batch)
 
 

@@ -100,9 +100,13 @@ def update(
     where: Mapping[str, Any],
     expect: int | None = None,
 ) -> Statement:
-    """`UPDATE <table> SET … WHERE …` (every condition an equality)."""
+    """`UPDATE <table> SET … WHERE …`: each condition an equality, or `column IS NULL`
+    where its value is None."""
     table = tables.table(model)
-    shape = ("UPDATE", dialect_name, table, *sets, None, *where)
+    null = tuple(column for column, value in where.items() if value is None)
+    if null:
+        where = {column: value for column, value in where.items() if value is not None}
+    shape = ("UPDATE", dialect_name, table, *sets, None, *where, None, *null)
     sql = _SQL.get(shape)
     if sql is None:
         marks = _marks(dialect_name, len(sets) + len(where))
@@ -110,7 +114,8 @@ def update(
             f"{column} = {mark}" for column, mark in zip(sets, marks, strict=False)
         )
         conditions = " AND ".join(
-            f"{column} = {mark}" for column, mark in zip(where, marks[len(sets) :], strict=True)
+            [f"{column} = {mark}" for column, mark in zip(where, marks[len(sets) :], strict=True)]
+            + [f"{column} IS NULL" for column in null]
         )
         sql = _SQL[shape] = f"UPDATE {table} SET {assignments} WHERE {conditions}"
     values = [tables.to_db(model, c, v) for c, v in (*sets.items(), *where.items())]

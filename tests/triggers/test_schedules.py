@@ -111,7 +111,7 @@ async def test_backfill_is_bounded_and_checked(client, tokens):
         response = await client.post(
             f"{WS}/workflows/{manual['id']}/{suffix}",
             json={"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T00:01:00Z"},
-            headers=editor,
+            headers=tokens.headers(),
         )
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "WORKFLOW_NOT_SCHEDULED"
@@ -207,13 +207,13 @@ async def test_next_runs_in_both_apis_and_pause_resume(client, tokens):
     assert answer["data"]["workflow"]["nextRuns"] == workflow["nextRuns"]
 
     path = f"{WS}/workflows/{workflow['id']}/schedule"
-    paused = await client.post(f"{path}/pause", headers=tokens.headers("editor"))
+    paused = await client.post(f"{path}/pause", headers=admin)
     assert paused.status_code == 200, paused.text
     assert paused.json()["workflow"]["trigger"]["paused"] is True
     assert paused.json()["workflow"]["nextRuns"] == []
     read = await client.get(f"{WS}/workflows/{workflow['id']}", headers=admin)
     assert read.json()["workflow"]["trigger"]["paused"] is True
-    resumed = await client.post(f"{path}/resume", headers=tokens.headers("editor"))
+    resumed = await client.post(f"{path}/resume", headers=admin)
     assert resumed.json()["workflow"]["trigger"]["paused"] is False
     assert resumed.json()["workflow"]["nextRuns"] == workflow["nextRuns"]
     manual = await create_workflow(client, admin)
