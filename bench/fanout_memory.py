@@ -79,7 +79,9 @@ def rss_of(pid: int) -> float:
         for line in status:
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1]) / 1024
-    if os.environ.get("BENCH_PROBE_DIR") and os.environ.get("BENCH_PROBE_TRACEMALLOC"):
+    if os.environ.get("BENCH_PROBE_DIR") and (
+        os.environ.get("BENCH_PROBE_TRACEMALLOC") or os.environ.get("BENCH_PROBE_TRIM")
+    ):
         os.kill(pid, signal.SIGUSR1)
     return rss
 

@@ -5,11 +5,14 @@ the product. Writes `gc.json` there every second: per generation, how many colle
 ran, how many objects they looked at and how long they took (from `gc.callbacks`), with
 `gc.get_stats()` and `gc.get_count()`. With BENCH_PROBE_TRACEMALLOC=1 it also traces
 allocations, and SIGUSR1 writes a tracemalloc snapshot (`snap-N.pickle`) and the
-process's RSS, so a script can diff what the server holds between two moments.
+process's RSS (`snap-N.json`), so a script can diff what the server holds between two
+moments; with BENCH_PROBE_TRIM=1, SIGUSR1 also records the RSS after `malloc_trim(0)`.
+`python -m bench fanout-memory` sends SIGUSR1 at each of its RSS readings.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import json
 import os
@@ -88,7 +91,8 @@ def _snapshot(directory: Path) -> None:
     global _snapshots
     _snapshots += 1
     gc.collect()
-    tracemalloc.take_snapshot().dump(str(directory / f"snap-{_snapshots}.pickle"))
+    if tracemalloc.is_tracing():
+        tracemalloc.take_snapshot().dump(str(directory / f"snap-{_snapshots}.pickle"))
     current, peak = tracemalloc.get_traced_memory()
     state = {
         "rss_kib": int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0]),
@@ -97,7 +101,17 @@ def _snapshot(directory: Path) -> None:
         "gc_objects": len(gc.get_objects()),
         "mappings_rss_kib": _mappings(),
     }
+    if os.environ.get("BENCH_PROBE_TRIM"):
+        state["rss_kib_after_malloc_trim"] = _rss_after_trim()
     (directory / f"snap-{_snapshots}.json").write_text(json.dumps(state))
+
+
+def _rss_after_trim() -> int:
+    """RSS once glibc has returned its free pages (`malloc_trim(0)`): what is left above
+    it is held by live objects or by pymalloc's partly used arenas. Evidence only: the
+    probe runs this, the server never does."""
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0])
 
 
 def _mappings() -> dict[str, int]:
@@ -123,4 +137,5 @@ def install(directory: str) -> None:
     threading.Thread(target=_write, args=(path,), daemon=True, name="bench probe").start()
     if os.environ.get("BENCH_PROBE_TRACEMALLOC"):
         tracemalloc.start(int(os.environ.get("BENCH_PROBE_FRAMES", "8")))
+    if os.environ.get("BENCH_PROBE_TRACEMALLOC") or os.environ.get("BENCH_PROBE_TRIM"):
         signal.signal(signal.SIGUSR1, lambda *_: _snapshot(path))
