@@ -62,6 +62,8 @@ class Execution(Model):
             ("workflow_id", "status", "started_at", "duration_ms"),
             ("workflow_id", "duration_ms", "status", "started_at"),
             ("workspace_id", "started_at"),
+            ("workspace_id", "status", "started_at", "duration_ms"),
+            ("workspace_id", "duration_ms", "status", "started_at"),
             ("status", "created_at"),
             ("workflow_id", "concurrency_key", "status"),
         )
