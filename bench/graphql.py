@@ -17,9 +17,8 @@ together and count the reads that end within the same window, in which the serve
 Reported per transport: reads/s, latency, server CPU per read and the server's busy cores
 over the window (about 1.0 when it is saturated: one event loop), client CPU per read and
 the busiest client process's share of a core; then GraphQL/REST by rate and by server CPU
-per read (REST's / GraphQL's). Floor: the same read's SQL, captured from Tortoise's query
-log while the resolvers answer one read in this process (token lookup, membership, the
-execution, its steps, its workflow: 5 statements), replayed in a loop on the raw driver
+per read (REST's / GraphQL's). Floor: the same read's SQL, captured from the query log
+while the resolvers answer one read in this process, replayed in a loop on the raw driver
 (sqlite3, or asyncpg on Postgres): reads/s.
 """
 
