@@ -15,6 +15,7 @@ from runcast.domain.events import Event
 from runcast.events.bus import execution_channel, workspace_channel
 from runcast.models import Workspace
 from runcast.schema import multiplex
+from runcast.store.reads import events_after
 from tests.helpers import notify
 from tests.streams.support import (
     EVENTS_QUERY,
@@ -361,3 +362,38 @@ async def test_a_masked_error_reaches_each_subscriber_of_a_shared_event(
     assert [e["type"] for e in endings] == ["complete"] * len(sockets)
     after = multiplex.stats()
     assert (after.executions - before.executions, after.reuses - before.reuses) == (1, 3)
+
+
+async def test_events_replayed_from_the_log_are_shared_like_live_ones(client, tokens, live, hub):
+    """Subscribers that read the same events from the log (a replay, or a gap filled
+    by a lagging stream) share each event's execution as live subscribers do."""
+    running = await start_execution(client, tokens.headers(), notify(), notify(), wait(60_000))
+    for _ in range(200):  # until both notify steps are in the log
+        stored = await events_after(running["id"], 0)
+        if any(event.data.get("completedSteps") == 2 for event in stored):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the notify steps did not finish")
+    replayed = [event.seq for event in stored]
+    before = multiplex.stats()
+    sockets = await open_subscribers(
+        live, tokens.viewer, EVENTS_QUERY, variables(running["id"], None), SUBSCRIBERS
+    )
+    try:
+        for ws in sockets:
+            seqs = []
+            while len(seqs) < len(replayed):
+                data = (await next_data(ws))[1]["executionEvents"]
+                if data["__typename"] != "ExecutionConnected":
+                    seqs.append(data["seq"])
+            assert seqs == replayed
+    finally:
+        await close_all(sockets)
+
+    after = multiplex.stats()
+    # Each replayed event ran once for the group; an event the wait step may have added
+    # since arrives live and is shared, too.
+    assert len(replayed) <= after.executions - before.executions <= len(replayed) + 1
+    assert after.reuses - before.reuses >= (SUBSCRIBERS - 1) * len(replayed)
+    await eventually(lambda: multiplex.stats().groups == 0)
