@@ -95,13 +95,16 @@ class Subscription:
         """The next buffered message, or None when `idle_s` seconds pass without one or
         the reader is woken because messages were missed. One reader at a time."""
         if not self._messages and not self.missed:
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            # a timer that wakes the waiter: cheaper than a timeout cancelling the task
+            timer = loop.call_later(idle_s, self._wake) if idle_s is not None else None
             try:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(idle_s):
-                        await waiter
+                await waiter
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
         return self.receive_nowait()
 
     def _wake(self) -> None:
