@@ -28,14 +28,17 @@ REST_ERROR_STATUS: dict[str, int] = {
     "WORKFLOW_INACTIVE": 409,
     "EXECUTION_NOT_RUNNING": 409,
     "IDEMPOTENCY_KEY_REUSED": 409,
+    "WORKFLOW_NOT_SCHEDULED": 409,
     "WORKFLOW_INVALID": 422,
+    "BACKFILL_TOO_LARGE": 422,
 }
 
 # GraphQL's own errors (syntax, validation, coercion) are VALIDATION_ERROR; INTERNAL_ERROR
-# never reaches a client.
-GRAPHQL_ERROR_CODES: frozenset[str] = (
-    frozenset(REST_ERROR_STATUS) - {"NOT_FOUND", "METHOD_NOT_ALLOWED"}
-) | {"PERSISTED_QUERY_NOT_FOUND"}
+# never reaches a client. `node`/`nodes` answer an object the caller cannot see as
+# null + NOT_FOUND (API.md, GraphQL).
+GRAPHQL_ERROR_CODES: frozenset[str] = (frozenset(REST_ERROR_STATUS) - {"METHOD_NOT_ALLOWED"}) | {
+    "PERSISTED_QUERY_NOT_FOUND"
+}
 
 ERROR_FIELDS = frozenset({"code", "message", "details"})
 

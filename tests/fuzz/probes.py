@@ -448,6 +448,18 @@ def valid_probes(world: World, routes: list[RouteSpec]) -> list[Probe]:
             {"workflow_id": world.webhook[0]},
             None,
         ),
+        ("POST", "/api/workspaces/{workspace}/workflows/{workflow_id}/schedule/pause"): (
+            {"workflow_id": world.scheduled},
+            None,
+        ),
+        ("POST", "/api/workspaces/{workspace}/workflows/{workflow_id}/schedule/resume"): (
+            {"workflow_id": world.scheduled},
+            None,
+        ),
+        ("POST", "/api/workspaces/{workspace}/workflows/{workflow_id}/backfill"): (
+            {"workflow_id": world.scheduled},
+            b'{"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}',
+        ),
     }
     defaults = {
         "workspace": "acme",

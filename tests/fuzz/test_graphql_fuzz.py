@@ -94,8 +94,9 @@ async def load_schema(base_url: str, world: World) -> BaseSchema:
     )
 
 
-def valid_mutations(world: World) -> dict[str, str]:
-    """One call of each mutation that should succeed, tried before the generated ones
+def valid_operations(world: World) -> dict[str, str]:
+    """One call of each mutation (and of the queries generation cannot aim, such as a
+    workspace by its slug) that should succeed, tried before the generated ones
     (generation alone rarely assembles a valid workflow)."""
     active, inactive = world.workflow_ids[0], world.workflow_ids[1]
     notify = '{type: "send_notification", config: {message: "Hi", recipient: "u1"}}'
@@ -119,6 +120,28 @@ def valid_mutations(world: World) -> dict[str, str]:
             f'mutation {{ cancelExecution(workspaceSlug: "acme", '
             f'executionId: "{world.running_execution_ids[0]}") {{ success }} }}'
         ),
+        "Mutation.rotateWebhook": (
+            f'mutation {{ rotateWebhook(workspaceSlug: "acme", id: "{world.webhook[0]}") '
+            "{ id webhookUrl } }"
+        ),
+        "Mutation.pauseSchedule": (
+            f'mutation {{ pauseSchedule(workspaceSlug: "acme", workflowId: "{world.scheduled}") '
+            "{ id } }"
+        ),
+        "Mutation.resumeSchedule": (
+            f'mutation {{ resumeSchedule(workspaceSlug: "acme", workflowId: "{world.scheduled}") '
+            "{ id } }"
+        ),
+        "Mutation.backfillSchedule": (
+            f'mutation {{ backfillSchedule(workspaceSlug: "acme", workflowId: "{world.scheduled}", '
+            'from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z") { ticks } }'
+        ),
+        "Mutation.emitEvent": (
+            'mutation { emitEvent(workspaceSlug: "acme", input: {name: "fuzz.checked"}) '
+            "{ executionIds } }"
+        ),
+        "Query.workspace": '{ workspace(slug: "acme") { id slug role } }',
+        "Query.executions": '{ executions(workspaceSlug: "acme", first: 5) { totalCount } }',
     }
 
 
@@ -201,7 +224,7 @@ def fuzz_operations(
     the server runs in `loop`."""
     findings = Findings()
     session = requests.Session()
-    valid = valid_mutations(world)
+    valid = valid_operations(world)
     with server_errors() as logged:
         recorder = Recorder(findings, logged, loop)
         for operation in in_safe_order(schema):

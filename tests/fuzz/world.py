@@ -24,6 +24,8 @@ class World:
     execution_ids: tuple[str, ...]
     running_execution_ids: tuple[str, str]
     webhook: tuple[str, str] = ("", "")
+    scheduled: str = ""
+    """A workflow with a (daily) schedule trigger, for pause, resume and backfill."""
     """A webhook workflow's id (for rotation) and another webhook workflow's hook id."""
 
     @property
@@ -55,6 +57,8 @@ async def build_world(client: httpx.AsyncClient, tokens: Tokens) -> World:
     deleted = await create_workflow(client, admin, notify(), name="Deleted")
     rotated = await create_workflow(client, admin, notify(), name="Rotated", trigger=HOOK)
     hooked = await create_workflow(client, admin, notify(), name="Hooked", trigger=HOOK)
+    daily = {"type": "schedule", "cron": "0 0 * * *", "timezone": "UTC"}
+    scheduled = await create_workflow(client, admin, notify(), name="Daily", trigger=daily)
     gone = await client.delete(f"{WS}/workflows/{deleted['id']}", headers=admin)
     assert gone.status_code == 200, gone.text
     done = await _execute(client, admin, active["id"], triggerData={"userId": "u1"}, wait=True)
@@ -89,6 +93,7 @@ async def build_world(client: httpx.AsyncClient, tokens: Tokens) -> World:
         ),
         running_execution_ids=(running["id"], also_running["id"]),
         webhook=(rotated["id"], hooked["webhookUrl"].rsplit("/", 1)[1]),
+        scheduled=scheduled["id"],
     )
 
 
