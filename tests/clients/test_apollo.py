@@ -150,3 +150,69 @@ async def test_apollo_client_shows_each_workflows_own_actions(client, tokens, li
     assert actions == {notifying["id"]: ["send_notification"], waiting["id"]: ["wait"]}
     cached = sorted(key for key in listed["cache"] if key.startswith("Action:"))
     assert cached == sorted(f"Action:{w['id']}:action-1" for w in (notifying, waiting))
+
+
+PAGE = """
+query Page($workflowId: ID!, $after: String) {
+  executions(workspaceSlug: "acme", first: 3, after: $after, filter: {workflowId: $workflowId}) {
+    edges { cursor node { id status } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def test_apollo_pages_by_cursor_while_executions_are_inserted(
+    client, tokens, live, node_clients
+):
+    workflow = await create_workflow(client, tokens.headers(), notify())
+    editor = tokens.headers("editor")
+    url = f"/api/workspaces/acme/workflows/{workflow['id']}/execute"
+    seeded = []
+    for _ in range(7):
+        response = await client.post(url, json={}, headers=editor)
+        assert response.status_code == 201, response.text
+        seeded.append(response.json()["execution"]["id"])
+    insert = operation("insert", "editor", EXECUTE, variables={"workflowId": workflow["id"]})
+
+    def page(name: str, after: str | None) -> dict[str, Any]:
+        cursor = (
+            None if after is None else {"$from": [after, "executions", "pageInfo", "endCursor"]}
+        )
+        return operation(
+            name, "editor", PAGE, variables={"workflowId": workflow["id"], "after": cursor}
+        )
+
+    answer = await node_clients.run(
+        "apollo.mjs",
+        {
+            "url": graphql_url(live),
+            "clients": {"editor": tokens.editor},
+            "operations": [
+                page("first", None),
+                {**insert, "name": "insert-1"},
+                {**insert, "name": "insert-2"},
+                page("second", "first"),
+                {**insert, "name": "insert-3"},
+                page("third", "second"),
+            ],
+        },
+    )
+    assert "timedOut" not in answer, answer
+    results = by_name(answer)
+    pages = [results[name] for name in ("first", "second", "third")]
+    for result in pages:
+        assert "errors" not in result, result["errors"]
+    seen = [edge["node"]["id"] for r in pages for edge in r["data"]["executions"]["edges"]]
+    # Newest first, each seeded execution exactly once; the ones inserted meanwhile are newer
+    # than the cursor, so they neither shift nor repeat a row.
+    assert seen == list(reversed(seeded))
+    assert [r["data"]["executions"]["pageInfo"]["hasNextPage"] for r in pages] == [
+        True,
+        True,
+        False,
+    ]
+    inserted = {results[f"insert-{n}"]["data"]["executeWorkflow"]["id"] for n in (1, 2, 3)}
+    assert not inserted & set(seen)
+    cache = pages[-1]["cache"]
+    assert all(f"Execution:{execution_id}" in cache for execution_id in seeded)
