@@ -23,8 +23,8 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from runcast.domain.callers import Caller
-from runcast.domain.clock import iso
 from runcast.domain.enums import ExecutionStatus, TriggerType, WorkflowStatus
+from runcast.domain.events import status_change
 from runcast.engine.conditions import evaluate
 from runcast.engine.scheduler import Engine
 from runcast.engine.templates import lookup
@@ -201,17 +201,9 @@ async def emit(caller: Caller, workspace: str, body: Any, engine: Engine) -> lis
 
 
 def summary(execution: Execution) -> dict[str, Any]:
-    """A built-in event's data: the execution that ended, in brief."""
-    return {
-        "executionId": execution.id,
-        "workflowId": execution.workflow_id,
-        "status": execution.status,
-        "triggerType": execution.trigger_type,
-        "error": execution.error,
-        "startedAt": iso(execution.started_at),
-        "completedAt": iso(execution.completed_at),
-        "durationMs": execution.duration_ms,
-    }
+    """A built-in event's data: the execution that ended, as the workspace feed shows its
+    status change, with its error."""
+    return {**status_change(execution), "error": execution.error}
 
 
 class ExecutionEvents:

@@ -172,8 +172,18 @@ async def test_one_workflow_follows_another(live, tokens):
         await _settled(followed)
         (execution,) = await Execution.filter(workflow_id=follower["id"])
         assert execution.trigger_type == "event"
-        assert execution.trigger_data["executionId"] == first_id
-        assert execution.trigger_data["status"] == "COMPLETED"
+        ended = run.json()["execution"]
+        assert execution.trigger_data == {
+            "executionId": first_id,
+            "workflowId": first["id"],
+            "status": "COMPLETED",
+            "startedAt": ended["startedAt"],
+            "completedAt": ended["completedAt"],
+            "durationMs": ended["durationMs"],
+            "isSimulation": False,
+            "triggerType": "manual",
+            "error": None,
+        }
         assert execution.chain_depth == 1
         await asyncio.sleep(0.5)  # the follower's own end matches no one: nothing more starts
         assert await Execution.filter(workflow_id=follower["id"]).count() == 1
