@@ -41,6 +41,7 @@ from bench.harness import (
     API,
     HEADERS,
     TOKEN,
+    RawConnection,
     cpu_seconds,
     create_workflow,
     percentile,
@@ -96,35 +97,6 @@ def raw_request(url: str, execution_id: str, via: str) -> bytes:
         body = ""
         head = f"GET {API}/workflows/executions/{execution_id} HTTP/1.1\r\nHost: {host}\r\n"
     return f"{head}Authorization: Bearer {TOKEN}\r\n\r\n{body}".encode()
-
-
-class RawConnection:
-    """One keep-alive HTTP/1.1 connection that sends a fixed request and reads answers
-    with a Content-Length (every answer the benchmark reads has one)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, url: str) -> RawConnection:
-        parts = urlsplit(url)
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-        return cls(reader, writer)
-
-    async def send(self, request: bytes) -> tuple[int, bytes]:
-        self.writer.write(request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        length = None
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        if length is None:
-            raise RuntimeError(f"an answer without Content-Length: {head!r}")
-        return int(head[9:12]), await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 @dataclass

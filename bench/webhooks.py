@@ -17,17 +17,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import time
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from bench.harness import (
     API,
     HEADERS,
+    RawConnection,
+    cpu_seconds,
     percentile,
     print_table,
     py_spy,
+    run_loop,
     server,
     top_functions,
     write_json,
@@ -45,30 +51,177 @@ def _workflow(url: str, trigger: dict[str, Any]) -> dict[str, Any]:
     return dict(response.json()["workflow"])
 
 
-async def deliveries(url: str, hook_url: str, clients: int, seconds: float) -> list[float]:
-    """Accept latencies (ms) of every delivery answered 202."""
+@dataclass
+class ClientRun:
+    """What one client process measured over the window."""
+
+    latencies_ms: list[float]
+    late_starts: int
+
+
+def _delivery(host: str, path: str, process: int, number: int) -> bytes:
+    """One signed delivery's HTTP/1.1 request (keep-alive), with a body of its own."""
+    raw = json.dumps({"client": process, "n": number}).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"X-Runcast-Signature: {signature(SECRET, raw)}\r\nContent-Length: {len(raw)}\r\n\r\n"
+    )
+    return head.encode() + raw
+
+
+async def _send(connection: RawConnection, request: bytes) -> None:
+    status, body = await connection.send(request)
+    if status != 202:
+        raise RuntimeError(f"delivery answered {status}: {body!r}")
+
+
+async def closed_loop(
+    url: str, hook_url: str, process: int, connections: int, seconds: float, start: Any
+) -> ClientRun:
+    """`connections` senders, each sending its next delivery when the last is answered."""
+    parts = urlsplit(hook_url)
+    opened = [await RawConnection.open(url) for _ in range(connections)]
     latencies: list[float] = []
-    stop_at = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+    sent = 0
 
-        async def client(number: int) -> None:
-            sent = 0
-            while time.monotonic() < stop_at:
-                raw = json.dumps({"client": number, "n": sent}).encode()
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Runcast-Signature": signature(SECRET, raw),
-                }
-                started = time.perf_counter()
-                response = await http.post(hook_url, content=raw, headers=headers)
-                if response.status_code != 202:
-                    raise RuntimeError(f"delivery answered {response.status_code}: {response.text}")
-                latencies.append(1000 * (time.perf_counter() - started))
-                sent += 1
+    async def sender(connection: RawConnection, stop_at: float) -> None:
+        nonlocal sent
+        while (began := time.perf_counter()) < stop_at:
+            sent += 1
+            await _send(connection, _delivery(parts.netloc, parts.path, process, sent))
+            latencies.append(1000 * (time.perf_counter() - began))
 
-        await asyncio.gather(*(client(i) for i in range(clients)))
-    return latencies
+    try:
+        start.wait()
+        stop_at = time.perf_counter() + seconds
+        await asyncio.gather(*(sender(c, stop_at) for c in opened))
+        return ClientRun(latencies, 0)
+    finally:
+        for connection in opened:
+            connection.close()
+
+
+async def open_loop(
+    url: str, hook_url: str, process: int, connections: int, seconds: float, rate: float, start: Any
+) -> ClientRun:
+    """Deliveries sent on a fixed schedule (`rate` per second), whatever the answers: a
+    delivery's latency runs from its scheduled time, so one that waited for a free
+    connection counts that wait (no coordinated omission)."""
+    parts = urlsplit(hook_url)
+    idle: asyncio.Queue[RawConnection] = asyncio.Queue()
+    opened = [await RawConnection.open(url) for _ in range(connections)]
+    for connection in opened:
+        idle.put_nowait(connection)
+    latencies: list[float] = []
+    late = 0
+
+    async def deliver(number: int, due: float) -> None:
+        connection = await idle.get()
+        try:
+            await _send(connection, _delivery(parts.netloc, parts.path, process, number))
+        finally:
+            idle.put_nowait(connection)
+        latencies.append(1000 * (time.perf_counter() - due))
+
+    try:
+        start.wait()
+        began = time.perf_counter()
+        pending: list[asyncio.Task[None]] = []
+        for number in range(int(rate * seconds)):
+            due = began + number / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.001:
+                late += 1
+            pending.append(asyncio.create_task(deliver(number, due)))
+        await asyncio.gather(*pending)
+        return ClientRun(latencies, late)
+    finally:
+        for connection in opened:
+            connection.close()
+
+
+def client_process(options: tuple[Any, ...], start: Any, results: Any) -> None:
+    """A client process: its share of the load; its figures put on `results`."""
+    *arguments, rate = options
+    if rate is None:
+        results.put(run_loop(closed_loop(*arguments, start)))
+    else:
+        results.put(run_loop(open_loop(*arguments, rate, start)))
+
+
+@dataclass
+class Window:
+    """One measured window: the deliveries answered 202 and what the server spent."""
+
+    deliveries: int
+    per_s: float
+    latencies_ms: list[float]
+    server_cpu_ms_per_delivery: float
+    server_cores_busy: float
+    late_starts: int
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "deliveries": self.deliveries,
+            "deliveries_per_s": self.per_s,
+            "accept_latency_ms": {
+                q: percentile(self.latencies_ms, n)
+                for q, n in (("p50", 50), ("p95", 95), ("p99", 99))
+            },
+            "server_cpu_ms_per_delivery": self.server_cpu_ms_per_delivery,
+            "server_cores_busy": self.server_cores_busy,
+            "late_starts": self.late_starts,
+        }
+
+
+def drive(
+    pid: int,
+    url: str,
+    hook_url: str,
+    processes: int,
+    connections: int,
+    seconds: float,
+    rate: float | None,
+    spy: str | None = None,
+) -> Window:
+    """Load the server from `processes` client processes (the load split evenly) over one
+    window, and measure it."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(processes + 1)
+    results = context.Queue()
+    share = max(1, connections // processes)
+    workers = [
+        context.Process(
+            target=client_process,
+            args=(
+                (url, hook_url, i, share, seconds, None if rate is None else rate / processes),
+                start,
+                results,
+            ),
+        )
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    with py_spy(pid, spy):
+        start.wait(timeout=120)
+        cpu, began = cpu_seconds(pid), time.monotonic()
+        runs: list[ClientRun] = [results.get(timeout=seconds + 120) for _ in workers]
+        server_cpu, wall = cpu_seconds(pid) - cpu, time.monotonic() - began
+    for worker in workers:
+        worker.join()
+    latencies = [ms for run in runs for ms in run.latencies_ms]
+    count = len(latencies)
+    return Window(
+        deliveries=count,
+        per_s=count / wall,
+        latencies_ms=latencies,
+        server_cpu_ms_per_delivery=1000 * server_cpu / max(count, 1),
+        server_cores_busy=server_cpu / wall,
+        late_starts=sum(run.late_starts for run in runs),
+    )
 
 
 def _count(url: str, workflow_id: str, status: str | None = None) -> int:
@@ -129,48 +282,55 @@ def events_run(url: str, count: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench webhooks")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--clients", type=int, default=20, help="connections, saturation run")
+    parser.add_argument("--rate", type=float, default=500, help="deliveries/s, paced run")
+    parser.add_argument("--seconds", type=float, default=15, help="each run's window")
     parser.add_argument("--events", type=int, default=0, help="also emit this many events")
-    parser.add_argument("--py-spy", help="record the server during the deliveries (raw stacks)")
+    parser.add_argument("--py-spy", help="record the server during the saturation run")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
     with server(args.backend) as live:
         hook = _workflow(live.url, {"type": "webhook", "mode": "async", "secret": SECRET})
-        asyncio.run(deliveries(live.url, hook["webhookUrl"], 2, 1.0))  # warm up
-        warm = _count(live.url, hook["id"])
-        with py_spy(live.process.pid, args.py_spy):
-            started = time.monotonic()
-            latencies = asyncio.run(
-                deliveries(live.url, hook["webhookUrl"], args.clients, args.seconds)
-            )
-            elapsed = time.monotonic() - started
-        accepted = len(latencies)
-        drain_s = _wait_all_finished(live.url, hook["id"], warm + accepted, 300)
+        pid, hook_url = live.process.pid, hook["webhookUrl"]
+        warm = drive(pid, live.url, hook_url, 1, 2, 1.0, None)
+        saturated = drive(
+            pid, live.url, hook_url, args.processes, args.clients, args.seconds, None, args.py_spy
+        )
+        paced = drive(pid, live.url, hook_url, args.processes, 64, args.seconds, args.rate)
+        accepted = warm.deliveries + saturated.deliveries + paced.deliveries
+        drain_s = _wait_all_finished(live.url, hook["id"], accepted, 300)
         stored = _count(live.url, hook["id"])
-        if stored != warm + accepted:
-            raise RuntimeError(f"{accepted} deliveries accepted, {stored - warm} executions")
+        if stored != accepted:
+            raise RuntimeError(f"{accepted} deliveries accepted, {stored} executions stored")
         events = events_run(live.url, args.events) if args.events else None
     result: dict[str, Any] = {
         "backend": args.backend,
-        "clients": args.clients,
-        "deliveries_per_s": accepted / elapsed,
-        "accept_latency_ms": {
-            "p50": percentile(latencies, 50),
-            "p95": percentile(latencies, 95),
-            "p99": percentile(latencies, 99),
-        },
+        "processes": args.processes,
+        "saturated": {"connections": args.clients, **saturated.figures()},
+        "paced": {"offered_per_s": args.rate, **paced.figures()},
         "deliveries": accepted,
         "all_finished_after_s": drain_s,
         "events": events,
     }
-    rows: list[tuple[str, Any]] = [
-        ("deliveries/s (202, execution started)", f"{result['deliveries_per_s']:.0f}"),
-        (
-            "accept latency p50 / p95 / p99 ms",
-            "{p50:.1f} / {p95:.1f} / {p99:.1f}".format(**result["accept_latency_ms"]),
-        ),
+    rows: list[tuple[str, Any]] = []
+    for name, window in (
+        (f"{args.clients} connections", saturated),
+        (f"{args.rate:.0f}/s offered", paced),
+    ):
+        latency = window.figures()["accept_latency_ms"]
+        rows += [
+            (f"{name}: deliveries/s (202, started)", f"{window.per_s:.0f}"),
+            (
+                f"{name}: accept p50 / p95 / p99 ms",
+                "{p50:.1f} / {p95:.1f} / {p99:.1f}".format(**latency),
+            ),
+            (f"{name}: server CPU ms per delivery", f"{window.server_cpu_ms_per_delivery:.2f}"),
+            (f"{name}: server cores busy", f"{window.server_cores_busy:.2f}"),
+        ]
+    rows += [
+        ("paced sends that left late (client busy)", paced.late_starts),
         ("deliveries (each exactly one execution)", accepted),
         ("all executions finished after (s)", f"{drain_s:.1f}"),
     ]
@@ -180,7 +340,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ("events/s (3 followers each)", f"{events['events_per_s']:.0f}"),
             ("repeated ids: emit time (s), new executions", f"{events['repeat_emit_s']:.1f}, 0"),
         ]
-    print_table(f"webhooks ({args.backend}, {args.clients} clients, {args.seconds:.0f} s)", rows)
+    print_table(f"webhooks ({args.backend}, {args.processes} client processes)", rows)
     if args.py_spy:
         top = top_functions(args.py_spy)
         print_table(

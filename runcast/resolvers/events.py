@@ -23,7 +23,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from runcast.domain.callers import Caller
-from runcast.domain.enums import ExecutionStatus, TriggerType, WorkflowStatus
+from runcast.domain.enums import ExecutionStatus, TriggerType
 from runcast.domain.events import status_change
 from runcast.engine.conditions import evaluate
 from runcast.engine.scheduler import Engine
@@ -42,6 +42,7 @@ from runcast.resolvers.executions import (
     trigger_key,
 )
 from runcast.resolvers.trigger_input import EVENT_NAME
+from runcast.store import reads
 from runcast.tasks import cancel_and_wait
 
 logger = logging.getLogger("runcast.events")
@@ -124,9 +125,7 @@ def matches(trigger: dict[str, Any], data: dict[str, Any]) -> bool:
 
 
 async def _followers(workspace_id: str, event: Event) -> list[Workflow]:
-    rows = await Workflow.filter(
-        workspace_id=workspace_id, event_name=event.name, status=WorkflowStatus.ACTIVE
-    ).order_by("created_at", "id")
+    rows = await reads.event_followers(workspace_id, event.name)
     return [
         row
         for row in rows

@@ -36,6 +36,7 @@ from runcast.resolvers.executions import (
 from runcast.resolvers.trigger_input import check_trigger, invalid
 from runcast.resolvers.triggers import new_hook_id
 from runcast.resolvers.workflows import get_workflow_in
+from runcast.store import reads
 
 MAX_DELIVERY_KEY = 150
 HOOK_ID = re.compile(r"^hk_[A-Za-z0-9_-]{20,60}$")
@@ -129,7 +130,7 @@ def trigger_data(delivery: Delivery) -> dict[str, Any]:
 async def _hooked_workflow(hook_id: str) -> Workflow:
     workflow = None
     if HOOK_ID.match(hook_id):
-        workflow = await Workflow.get_or_none(hook_id=hook_id)
+        workflow = await reads.workflow_by_hook(hook_id)
     if workflow is None or workflow.trigger.get("type") != TriggerType.WEBHOOK:
         raise ObjectNotFound("No webhook at this address")
     return workflow

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from tortoise import connections
 
 from runcast.domain.callers import Caller
-from runcast.domain.enums import Role
+from runcast.domain.enums import Role, WorkflowStatus
 from runcast.domain.events import Event
 from runcast.models import (
     ApiToken,
@@ -40,6 +40,7 @@ __all__ = [
     "Credentials",
     "Standing",
     "credentials",
+    "event_followers",
     "events_after",
     "executions_by_ids",
     "membership",
@@ -50,6 +51,7 @@ __all__ = [
     "steps_of",
     "steps_with_state",
     "tasks_by_ids",
+    "workflow_by_hook",
     "workflow_by_id",
     "workflows_by_ids",
     "workflows_of_workspaces",
@@ -158,6 +160,23 @@ async def workflow_by_id(workflow_id: str) -> Workflow:
     """The workflow with this id (the caller knows it exists: an execution names it)."""
     (workflow,) = await statements.select(Workflow, "t.id = ?", [workflow_id])
     return workflow
+
+
+async def workflow_by_hook(hook_id: str) -> Workflow | None:
+    """The workflow whose webhook has this id, if any (a webhook delivery's one read)."""
+    found = await statements.select(Workflow, "t.hook_id = ?", [hook_id])
+    return found[0] if found else None
+
+
+async def event_followers(workspace_id: str, event_name: str) -> list[Workflow]:
+    """The ACTIVE workflows of the workspace whose trigger names this event, oldest first
+    (their filters are the caller's to apply)."""
+    return await statements.select(
+        Workflow,
+        "t.workspace_id = ? AND t.event_name = ? AND t.status = ?",
+        [workspace_id, event_name, WorkflowStatus.ACTIVE.value],
+        order_by="t.created_at, t.id",
+    )
 
 
 def _marks(values: Sequence[Any]) -> str:
