@@ -9,6 +9,12 @@ an event the first subscriber of a group to reach it executes the selection
 frame encodes its `data` once (`encoded_frame`), the frames differing only by operation
 id. Payloads that are not shared run as usual.
 
+Once a group holds an event's result without errors, its other subscribers do not run it
+through graphql-core and Strawberry at all: the subscription's stream hands the result's
+encoded payload to its `FrameSink` (`FRAME_SINK`, set by the websocket handler for each
+operation), which writes the subscriber's frame, and goes on to its next event. Results
+with errors, and payloads nobody in the group has executed yet, take the usual path.
+
 Access is checked per subscriber when the subscription starts; what a selection resolves
 from an event must not depend on who subscribed (the subscription types read only the
 event). Errors stay per subscriber: every subscriber gets its own copy of the result, so
@@ -24,9 +30,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar, cast
@@ -92,6 +100,7 @@ class MultiplexStats:
     executions: int
     reuses: int
     payload_encodings: int
+    direct_frames: int
 
 
 class Multiplexer:
@@ -105,6 +114,7 @@ class Multiplexer:
         self.executions = 0
         self.reuses = 0
         self.payload_encodings = 0
+        self.direct_frames = 0
 
     def stats(self) -> MultiplexStats:
         return MultiplexStats(
@@ -116,6 +126,7 @@ class Multiplexer:
             executions=self.executions,
             reuses=self.reuses,
             payload_encodings=self.payload_encodings,
+            direct_frames=self.direct_frames,
         )
 
     def shared_payload(self, source: object, build: Callable[[object], T]) -> T:
@@ -140,7 +151,7 @@ class Multiplexer:
     @contextmanager
     def member(
         self, operation: OperationDefinitionNode, variables: Mapping[str, Any]
-    ) -> Iterator[None]:
+    ) -> Iterator[Group]:
         """Count a subscriber in its group while its stream runs."""
         key = selection_key(operation, variables)
         group = self.groups.get(key)
@@ -148,7 +159,7 @@ class Multiplexer:
             group = self.groups[key] = Group(operation)
         group.subscribers += 1
         try:
-            yield
+            yield group
         finally:
             group.subscribers -= 1
             if group.subscribers == 0 and self.groups.get(key) is group:
@@ -175,6 +186,28 @@ class Multiplexer:
         if isinstance(outcome, asyncio.Future):
             return _own_copy_later(outcome)
         return own_copy(outcome)
+
+    async def send_ready(self, group: Group, payload: object, sink: FrameSink) -> bool:
+        """Write `group`'s result for `payload` through `sink` when the payload is shared
+        and a subscriber executed it already without errors (its payload encoded on first
+        use here or by `encoded_frame`); False when the payload is to take the usual path
+        (not shared, not executed yet, errors, or a frame over the cap)."""
+        if not self.is_shared(payload):
+            return False
+        shared = group.results.get(id(payload))
+        if shared is None or shared.payload is not payload:
+            return False
+        if shared.payload_json is None:
+            data = _clean_data(shared)
+            if data is None:
+                return False
+            shared.payload_json = _dumps({"data": data})
+            self.payload_encodings += 1
+        if not await sink.deliver(shared.payload_json):
+            return False
+        self.reuses += 1
+        self.direct_frames += 1
+        return True
 
     def _execute(
         self, group: Group, payload: object, execute: Callable[[], AwaitableOrValue[Any]]
@@ -262,9 +295,46 @@ def _dumps(value: object) -> str:
 MULTIPLEXER = Multiplexer()
 
 
+class FrameSink(ABC):
+    """Where one websocket operation's stream writes the frames of shared results itself:
+    `head` is the frame up to its payload (the protocol's message type and the operation
+    id); `send`, given by the protocol handler, writes a frame's text unless the operation
+    is over."""
+
+    __slots__ = ("head", "max_bytes")
+
+    def __init__(self, head: str, max_bytes: int) -> None:
+        self.head = head
+        self.max_bytes = max_bytes
+
+    @abstractmethod
+    async def send(self, frame: str) -> None: ...
+
+    async def deliver(self, payload_json: str) -> bool:
+        """Write the frame carrying `payload_json`; False when it would be over the
+        response cap (the usual path then answers with the cap's error)."""
+        frame = f"{self.head}{payload_json}}}"
+        if len(frame) > self.max_bytes:
+            return False
+        await self.send(frame)
+        return True
+
+
+def frame_head(first: tuple[str, str], second: tuple[str, str]) -> str:
+    """The text of a frame up to its payload, e.g. `{"id":"1","type":"next","payload":`."""
+    pairs = (first, second)
+    return "{" + "".join(f"{_dumps(k)}:{_dumps(v)}," for k, v in pairs) + '"payload":'
+
+
+# The current websocket operation's sink, set by the protocol handlers in the operation's
+# own task and read by the subscription resolvers when the operation starts.
+FRAME_SINK: ContextVar[FrameSink | None] = ContextVar("FRAME_SINK", default=None)
+
+
 def stats() -> MultiplexStats:
     """What the multiplexer holds now (groups and results return to 0 once the
-    subscribers leave) and how often selections ran or were reused."""
+    subscribers leave), how often selections ran or were reused, and how many frames
+    subscribers' streams wrote themselves."""
     return MULTIPLEXER.stats()
 
 

@@ -3,7 +3,8 @@
 All feed on `runcast.events.stream`, the same streams the SSE route serves; this module only
 checks access (through `runcast.resolvers.streams`) and turns events into GraphQL types.
 Every stream of an event yields the same GraphQL object for it, and counts itself in
-its selection's group while it runs, so that each selection runs once per event
+its selection's group while it runs, so that each selection runs once per event and a
+result already made for the group is written to the websocket directly
 (`runcast.schema.multiplex`).
 """
 
@@ -23,7 +24,7 @@ from runcast.events.hub import Hub
 from runcast.events.stream import execution_events, is_shared_event, workspace_changes
 from runcast.resolvers import streams
 from runcast.schema.context import Context
-from runcast.schema.multiplex import MULTIPLEXER
+from runcast.schema.multiplex import FRAME_SINK, MULTIPLEXER
 from runcast.schema.types import ExecutionStatus, TriggerType
 
 
@@ -172,11 +173,18 @@ T = TypeVar("T")
 async def _in_group(
     info: Info[Context, None], items: AsyncGenerator[T, None]
 ) -> AsyncGenerator[T, None]:
-    """`items`, counted in the subscription's selection group while they flow."""
-    with MULTIPLEXER.member(info.operation, info.variable_values):
+    """`items`, counted in the subscription's selection group while they flow.
+
+    A shared item whose result another subscriber of the group already has, without
+    errors, goes straight to the websocket operation's frame sink (access was checked when
+    the subscription started, and the selection reads only the event); every other item
+    is yielded to run through graphql-core and Strawberry as usual."""
+    sink = FRAME_SINK.get()  # this operation's, read in its own task
+    with MULTIPLEXER.member(info.operation, info.variable_values) as group:
         async with aclosing(items):
             async for item in items:
-                yield item
+                if sink is None or not await MULTIPLEXER.send_ready(group, item, sink):
+                    yield item
 
 
 async def _execution_events(

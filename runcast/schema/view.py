@@ -16,7 +16,8 @@ Over HTTP, requests may name their query by hash (automatic persisted queries, s
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
 
 from cross_web import HTTPException
 from starlette.requests import Request
@@ -25,9 +26,11 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.async_base_view import AsyncWebSocketAdapter
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -46,7 +49,7 @@ from runcast.jsonsafe import parse_json
 from runcast.resolvers.auth import bearer_from_header
 from runcast.schema.build import parsed_document
 from runcast.schema.context import Context, token_from_params
-from runcast.schema.multiplex import MULTIPLEXER
+from runcast.schema.multiplex import FRAME_SINK, MULTIPLEXER, FrameSink, frame_head
 from runcast.schema.persisted import PersistedQueries
 from runcast.schema.response_size import encode_capped
 from runcast.settings import Settings
@@ -137,6 +140,58 @@ def with_null_payload_as_absent(message: Any) -> Any:
     return message
 
 
+class EncodedFrame(Mapping[str, object]):
+    """A websocket message already encoded: `encode_json` answers its text as it is."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __getitem__(self, key: str) -> object:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+class NextFrames(FrameSink):
+    """graphql-transport-ws `next` frames of one operation, none once it is complete."""
+
+    __slots__ = ("operation", "websocket")
+
+    def __init__(
+        self, operation: Operation[Context, None], websocket: AsyncWebSocketAdapter, max_bytes: int
+    ) -> None:
+        super().__init__(frame_head(("id", operation.id), ("type", "next")), max_bytes)
+        self.operation = operation
+        self.websocket = websocket
+
+    async def send(self, frame: str) -> None:
+        if not self.operation.completed:
+            await self.websocket.send_json(EncodedFrame(frame))
+
+
+class DataFrames(FrameSink):
+    """graphql-ws `data` frames of one operation (stopping it cancels its task)."""
+
+    __slots__ = ("websocket",)
+
+    def __init__(self, operation_id: str, websocket: AsyncWebSocketAdapter, max_bytes: int) -> None:
+        super().__init__(frame_head(("type", "data"), ("id", operation_id)), max_bytes)
+        self.websocket = websocket
+
+    async def send(self, frame: str) -> None:
+        await self.websocket.send_json(EncodedFrame(frame))
+
+
+def max_response_bytes(view: object) -> int:
+    return cast("RuncastGraphQL", view).max_response_bytes
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws with the contract's close codes: 4400 for a malformed frame,
     4401 when `connection_init` has no valid token, 4403 when a subscription is FORBIDDEN."""
@@ -155,6 +210,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle_connection_init(message)
         except Unauthorized as exc:
             await self.websocket.close(code=4401, reason=exc.message)
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        """Run the operation in its task with a sink for its shared results' frames."""
+        FRAME_SINK.set(NextFrames(operation, self.websocket, max_response_bytes(self.view)))
+        await super().run_operation(operation)
 
     async def send_message(self, message: Message) -> None:
         """An operation refused before it starts ends with an `error` message; a FORBIDDEN
@@ -208,6 +268,9 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     ) -> None:
         kind = operation_type(query, operation_name)
         if kind is None or kind is OperationType.SUBSCRIPTION:
+            # In the operation's own task: its sink is for its shared results' frames.
+            max_bytes = max_response_bytes(self.view)
+            FRAME_SINK.set(DataFrames(operation_id, self.websocket, max_bytes))
             await super().handle_async_results(operation_id, query, operation_name, variables)
             return
         try:
@@ -244,6 +307,8 @@ class RuncastGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> str:
         """Every answer and websocket message, encoded once, under the response cap; a
         subscription event's payload shared by many subscribers is encoded once for all."""
+        if type(data) is EncodedFrame:
+            return data.text
         frame = MULTIPLEXER.encoded_frame(data, self.max_response_bytes)
         return frame if frame is not None else encode_capped(data, self.max_response_bytes)
 
