@@ -111,12 +111,16 @@ class Phase:
     expected: int = 0
     stalled: dict[str, Any] | None = None
     server_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0  # this process's: the clients reading (and stamping) events
     schedule: dict[int, list[tuple[float, list[tuple[int, str, str]]]]] = field(
         default_factory=dict
     )
 
     def cpu_per_event_us(self) -> float:
         return 1e6 * self.server_cpu_s / max(1, len(self.latencies_ms))
+
+    def client_cpu_per_event_us(self) -> float:
+        return 1e6 * self.client_cpu_s / max(1, len(self.latencies_ms))
 
     def summary(self) -> dict[str, Any]:
         values = self.latencies_ms
@@ -129,6 +133,7 @@ class Phase:
             "rss_connected_mib": self.rss_connected_mib,
             "server_cpu_s_while_events_flow": self.server_cpu_s,
             "server_cpu_us_per_delivered_event": self.cpu_per_event_us(),
+            "client_cpu_us_per_delivered_event": self.client_cpu_per_event_us(),
             "latency_ms": {
                 "p50": percentile(values, 50),
                 "p95": percentile(values, 95),
@@ -280,7 +285,7 @@ async def engine_phase(
         phase.connect_s = time.monotonic() - began
         phase.rss_connected_mib = live.rss_mib()
         with py_spy(live.process.pid, spy):  # only while the events flow
-            cpu = cpu_seconds(live.process.pid)
+            cpu, client_cpu = cpu_seconds(live.process.pid), time.process_time()
             # all at once: one by one, the later cancels queue behind the earlier runs'
             # deliveries (at 10,000 subscribers they then time out)
             await asyncio.gather(
@@ -288,6 +293,7 @@ async def engine_phase(
             )
             await asyncio.wait_for(asyncio.gather(*tasks), limit_s)
             phase.server_cpu_s = cpu_seconds(live.process.pid) - cpu
+            phase.client_cpu_s = time.process_time() - client_cpu
         if stalled is not None:
             port = stalled.writer.get_extra_info("sockname")[1]
             phase.stalled = socket_queues(port)
@@ -441,11 +447,12 @@ async def floor_phase(
     ]
     await asyncio.wait_for(all_connected.wait(), 300)
     phase.connect_s = time.monotonic() - began
-    cpu = cpu_seconds(pid)
+    cpu, client_cpu = cpu_seconds(pid), time.process_time()
     async with httpx.AsyncClient(base_url=url) as http:
         await http.post("/start", json=schedule)
     await asyncio.wait_for(asyncio.gather(*tasks), 300)
     phase.server_cpu_s = cpu_seconds(pid) - cpu
+    phase.client_cpu_s = time.process_time() - client_cpu
     phase.expected = sum(
         sum(len(items) for _, items in schedule[i % channels]) for i in range(subscribers)
     )
@@ -528,6 +535,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             (f"{name} connect {phase.subscribers:,} clients s", phase.connect_s),
             (f"{name} server RSS with clients MiB", phase.rss_connected_mib),
             (f"{name} server CPU µs per delivered event", phase.cpu_per_event_us()),
+            (f"{name} client CPU µs per delivered event", phase.client_cpu_per_event_us()),
             (f"{name} / floor p50, p99", f"{p50 / fp50:.2f}, {p99 / fp99:.2f}"),
         ]
         result[f"ratio_{phase.transport}_to_floor"] = {"p50": p50 / fp50, "p99": p99 / fp99}
@@ -535,6 +543,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ("floor (sse-starlette relay) p50 ms", fp50),
         ("floor (sse-starlette relay) p99 ms", fp99),
         ("floor server CPU µs per delivered event", floor.cpu_per_event_us()),
+        ("floor client CPU µs per delivered event", floor.client_cpu_per_event_us()),
         ("floor events received / expected", f"{len(floor.latencies_ms):,} / {floor.expected:,}"),
     ]
     print_table(
