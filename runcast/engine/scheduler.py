@@ -149,6 +149,23 @@ class Engine:
         await self.bus.publish_status(execution.workspace_id, status_change(execution))
         return copy(execution), [copy(step) for step in steps]
 
+    @runs_to_end
+    async def submit_many(self, batch: list[tuple[Execution, list[StepRun]]]) -> list[bool]:
+        """Store many new PENDING executions and their steps in one write, announce each
+        one stored and queue them all: the dispatcher claims them in creation order as
+        slots free (an execution under a concurrency cap queues whichever way it starts).
+        An execution whose idempotency key is taken already is left out and the others
+        are stored; answers, in order, whether each one was stored."""
+        stored = await self.store.insert_many(batch)
+        queued: set[bool] = set()
+        for execution, _ in batch:
+            if execution.id in stored:
+                await self.bus.publish_status(execution.workspace_id, status_change(execution))
+                queued.add(execution.concurrency_limit is not None)
+        for capped in queued:
+            self._queued(capped)
+        return [execution.id in stored for execution, _ in batch]
+
     def _reserve(self) -> bool:
         """Reserve a slot for an execution about to be stored, so this node runs it straight
         away; the caller must `_adopt` the execution or `_unreserve`."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from copy import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,10 +33,15 @@ from runcast.tasks import cancel_and_wait
 
 logger = logging.getLogger("runcast")
 
-BATCH = 500
+BATCH = 2000
 """Schedules read per statement."""
-MOST_BATCHES_PER_PASS = 100
+MOST_BATCHES_PER_PASS = 25
+STARTS_PER_WRITE = 500
+"""Ticks whose executions are stored in one write."""
+CONCURRENT_WRITES = 4
+"""Writes of ticks under way at once (the executions of one are built as it begins)."""
 CONCURRENT_STARTS = 500
+"""Ticks started at once one by one, when their write together failed."""
 MOST_TICKS_PER_PASS = 1000
 """Ticks of one schedule started in one pass (a long catch-up goes on in the next)."""
 STOP_WAIT_S = 5.0
@@ -44,9 +49,12 @@ LEAST_WINDOW_S = 1
 """A tick this late still starts whatever the catch-up window: a pass comes up to a poll
 interval after a tick, so a window of 0 means no catching up, not losing ticks."""
 
-Starter = Callable[[Workflow, datetime], Awaitable[object]]
-"""Start the execution of the workflow's tick under the tick's own idempotency key (made
-from its time), so that a tick already started starts nothing."""
+Tick = tuple[Workflow, datetime]
+"""A workflow and one of its schedule's ticks."""
+Starter = Callable[[Sequence[Tick]], Awaitable[object]]
+"""Start the executions of these ticks in one write, each under its tick's own idempotency
+key (made from its time), so that a tick already started starts nothing and stops none of
+the others."""
 
 
 class Overlap:
@@ -82,6 +90,13 @@ def next_tick(expression: str, timezone: str, after: datetime) -> datetime:
     return next(ticks_after(expression, timezone, after))
 
 
+@lru_cache(maxsize=4096)
+def _following(expression: str, timezone: str, tick: datetime) -> datetime:
+    """`next_tick`, kept: schedules that share a cron and a due tick (many at the top of an
+    hour) share its next one."""
+    return next_tick(expression, timezone, tick)
+
+
 def first_tick_from(expression: str, timezone: str, start: datetime) -> datetime:
     """The first tick at or after `start` (ticks fall on whole seconds)."""
     return next_tick(expression, timezone, start - timedelta(microseconds=1))
@@ -108,7 +123,8 @@ def plan(schedule: Schedule, now: datetime, busy: bool) -> _Plan:
         tick = first_tick_from(schedule.cron, schedule.timezone, window_start)
     buffered = schedule.buffered_tick_at
     start: list[datetime] = []
-    ticks = ticks_after(schedule.cron, schedule.timezone, tick)
+    first = tick
+    ticks: Iterator[datetime] | None = None
     handled = 0
     while tick <= now and handled < MOST_TICKS_PER_PASS:
         if not busy or schedule.overlap == Overlap.ALLOW:
@@ -116,7 +132,13 @@ def plan(schedule: Schedule, now: datetime, busy: bool) -> _Plan:
             busy = True
         elif schedule.overlap == Overlap.BUFFER_ONE and buffered is None:
             buffered = tick
-        tick = next(ticks)
+        if handled == 0:  # the usual case, one tick due: its next one is shared
+            tick = _following(schedule.cron, schedule.timezone, first)
+        else:
+            if ticks is None:
+                ticks = ticks_after(schedule.cron, schedule.timezone, first)
+                next(ticks)  # the one `_following` found
+            tick = next(ticks)
         handled += 1
     return _Plan(start, tick, buffered)
 
@@ -132,13 +154,12 @@ class ScheduleLoop:
         now: Callable[[], datetime] = utcnow,
         adopt: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
-        self.start_tick = start
+        self.start_ticks = start
         self.poll_s = poll_s
         self.now = now
         self.adopt = adopt
         """Run once before the first pass: give rows to schedules saved before there were."""
         self._task: asyncio.Task[None] | None = None
-        self._slots = asyncio.Semaphore(CONCURRENT_STARTS)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="schedule ticks")
@@ -162,8 +183,10 @@ class ScheduleLoop:
             await asyncio.sleep(self.poll_s)
 
     async def tick(self) -> None:
-        """One pass: buffered ticks first, then every schedule due now, a batch at a time
-        (each batch's moves in one transaction)."""
+        """One pass: buffered ticks first, then every schedule due now, a batch at a time:
+        the batch's ticks started together (`STARTS_PER_WRITE` to a write), then its moves
+        in one transaction. A schedule whose tick failed to start does not move: the tick
+        stays due and is tried again in the next pass; the others go on."""
         await self._release_buffered()
         for _ in range(MOST_BATCHES_PER_PASS):
             now = self.now()
@@ -173,42 +196,85 @@ class ScheduleLoop:
             busy = await store.busy(
                 [d.workflow.id for d in due if d.schedule.overlap != Overlap.ALLOW]
             )
-            handled = await asyncio.gather(
-                *(self._handle(d, now, d.workflow.id in busy) for d in due)
+            planned = _planned(due, now, busy)
+            failed = await self._start_all(
+                [(d.workflow, tick) for d, decided in planned for tick in decided.start]
             )
-            moves = [move for move in handled if move is not None]
+            moves = [
+                store.Move(
+                    d.schedule.workflow_id,
+                    d.schedule.next_tick_at,
+                    decided.next_tick_at,
+                    d.schedule.buffered_tick_at,
+                    decided.buffered_tick_at,
+                )
+                for d, decided in planned
+                if d.workflow.id not in failed
+            ]
             await store.move(moves)
             if len(due) < BATCH or not moves:
                 return
 
-    async def _handle(self, due: store.Due, now: datetime, busy: bool) -> store.Move | None:
-        """Start the schedule's due ticks; answers where it moves (None when it failed)."""
-        schedule = due.schedule
-        try:
-            decided = plan(schedule, now, busy)
-            await asyncio.gather(*(self._start(due.workflow, tick) for tick in decided.start))
-        except Exception:  # the tick stays due and is tried again; the others go on
-            logger.exception("schedule of workflow %s failed", schedule.workflow_id)
-            return None
-        return store.Move(
-            schedule.workflow_id,
-            schedule.next_tick_at,
-            decided.next_tick_at,
-            schedule.buffered_tick_at,
-            decided.buffered_tick_at,
-        )
+    async def _start_all(self, ticks: Sequence[Tick]) -> set[str]:
+        """Start `ticks`, `STARTS_PER_WRITE` to a write, up to `CONCURRENT_WRITES` writes at
+        once (on SQLite they share a commit); answers the workflows of those that did not
+        start. A write that fails is tried again one tick at a time, so that one tick that
+        cannot start (e.g. its workflow deleted meanwhile) holds up no other."""
+        slots = asyncio.Semaphore(CONCURRENT_WRITES)
 
-    async def _start(self, workflow: Workflow, tick: datetime) -> None:
-        async with self._slots:
-            await self.start_tick(workflow, tick)
+        async def write(chunk: Sequence[Tick]) -> set[str]:
+            async with slots:
+                try:
+                    await self.start_ticks(chunk)
+                except Exception:
+                    logger.exception("starting %d ticks in one write failed", len(chunk))
+                    return await self._start_each(chunk)
+                return set()
+
+        chunks = [
+            ticks[first : first + STARTS_PER_WRITE]
+            for first in range(0, len(ticks), STARTS_PER_WRITE)
+        ]
+        return set().union(*await asyncio.gather(*map(write, chunks)))
+
+    async def _start_each(self, ticks: Sequence[Tick]) -> set[str]:
+        slots = asyncio.Semaphore(CONCURRENT_STARTS)
+
+        async def one(tick: Tick) -> str | None:
+            async with slots:
+                try:
+                    await self.start_ticks([tick])
+                except Exception:
+                    logger.exception("schedule of workflow %s failed", tick[0].id)
+                    return tick[0].id
+                return None
+
+        return {found for found in await asyncio.gather(*map(one, ticks)) if found is not None}
 
     async def _release_buffered(self) -> None:
         """Start each buffered tick whose schedule has no execution under way any more."""
         waiting = await store.buffered(BATCH)
         busy = await store.busy([d.workflow.id for d in waiting])
+        ready: list[Tick] = []
         for due in waiting:
             tick = due.schedule.buffered_tick_at
-            if due.workflow.id in busy or tick is None:
-                continue
-            await self._start(due.workflow, tick)
-            await store.clear_buffer(due.workflow.id, tick)
+            if tick is not None and due.workflow.id not in busy:
+                ready.append((due.workflow, tick))
+        failed = await self._start_all(ready)
+        for workflow, tick in ready:
+            if workflow.id not in failed:
+                await store.clear_buffer(workflow.id, tick)
+
+
+def _planned(
+    due: Sequence[store.Due], now: datetime, busy: set[str]
+) -> list[tuple[store.Due, _Plan]]:
+    """Each due schedule with what this pass does with it (a schedule whose plan fails is
+    left out, and stays due)."""
+    planned: list[tuple[store.Due, _Plan]] = []
+    for d in due:
+        try:
+            planned.append((d, plan(d.schedule, now, d.workflow.id in busy)))
+        except Exception:
+            logger.exception("schedule of workflow %s failed", d.schedule.workflow_id)
+    return planned

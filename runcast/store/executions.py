@@ -39,6 +39,13 @@ class SqlExecutionStore:
             batch.append(statements.insert(dialect, StepRun, records))
         await statements.run(batch)
 
+    async def insert_many(self, batch: Sequence[tuple[Execution, Sequence[StepRun]]]) -> set[str]:
+        executions = [statements.stored_fields(execution) for execution, _ in batch]
+        steps = [
+            statements.stored_fields(step, skip=("id",)) for _, steps in batch for step in steps
+        ]
+        return await statements.insert_new(Execution, executions, StepRun, steps, "execution_id")
+
     async def write(self, change: ExecutionWrite) -> bool:
         dialect = statements.dialect()
         batch: list[statements.Statement] = []

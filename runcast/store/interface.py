@@ -100,6 +100,11 @@ class ExecutionStore(Protocol):
         """Store a new execution and its steps together (IntegrityError when its
         idempotency key is taken)."""
 
+    async def insert_many(self, batch: Sequence[tuple[Execution, Sequence[StepRun]]]) -> set[str]:
+        """Store many new executions with their steps in one transaction, leaving out each
+        one whose idempotency key is taken (the others are stored); answers the ids of the
+        executions stored."""
+
     async def write(self, change: ExecutionWrite) -> bool:
         """Apply `change` in one transaction; False, with nothing written, when its guard
         no longer holds."""

@@ -37,6 +37,7 @@ __all__ = [
     "fetch",
     "get_in_workspace",
     "insert",
+    "insert_new",
     "instance",
     "open_sqlite",
     "run",
@@ -326,3 +327,90 @@ def _store_of(client: BaseDBAsyncClient) -> GroupCommit | None:
     if isinstance(client, TransactionalDBClient):
         return None
     return _sqlite
+
+
+_MOST_PARAMS = 30_000
+"""Bound values per statement: both SQLite (32,766) and Postgres (32,767) allow a little more."""
+
+
+async def insert_new(
+    model: type[Model],
+    records: Sequence[Mapping[str, Any]],
+    child: type[Model],
+    child_records: Sequence[Mapping[str, Any]],
+    link: str,
+    key: str = "id",
+) -> set[Any]:
+    """Store many new rows in one transaction: those of `records` that meet no row stored
+    already (any unique constraint, e.g. an idempotency key a concurrent writer took; they
+    are left out, not an error), with the `child_records` whose `link` names one of them.
+    Answers the `key` of each record stored. On SQLite's store a skipped parent's children
+    are skipped by the same statement that inserts the others (the parents are then read
+    back); elsewhere the parents' insert returns the keys it stored."""
+    if not records:
+        return set()
+    name = dialect()
+    parents = insert(name, model, records, skip_existing=True)
+    client = connections.get("default")
+    store = _store_of(client)
+    keys = [record[key] for record in records]
+    if store is not None:
+        work = [parents]
+        if child_records:
+            work.append(_insert_under_parent(child, child_records, model, key, link))
+        await store.submit(work)
+        table = tables.table(model)
+        found = await store.submit(
+            Query(f"SELECT {key} FROM {table} WHERE {key} IN ({', '.join('?' * len(keys))})", keys)
+        )
+        assert isinstance(found, list)
+        return {row[key] for row in found}
+    stored: set[Any] = set()
+    async with in_transaction() as connection:
+        for sql, params in _multi_row(name, parents, f" RETURNING {key}"):
+            stored |= {row[key] for row in await connection.execute_query_dict(sql, params)}
+        kept = [record for record in child_records if record[link] in stored]
+        if kept:
+            for sql, params in _multi_row(name, insert(name, child, kept), ""):
+                await connection.execute_query(sql, params)
+    return stored
+
+
+def _insert_under_parent(
+    model: type[Model],
+    records: Sequence[Mapping[str, Any]],
+    parent: type[Model],
+    key: str,
+    link: str,
+) -> Statement:
+    """SQLite's `INSERT … SELECT ?, … WHERE EXISTS (the parent row)` of `records`: each
+    record is stored only when the row its `link` names is (in the same transaction)."""
+    plain = insert("sqlite", model, records)
+    columns = list(records[0])
+    sql = (
+        f"INSERT INTO {tables.table(model)} ({', '.join(columns)}) "
+        f"SELECT {', '.join('?' * len(columns))} "
+        f"WHERE EXISTS (SELECT 1 FROM {tables.table(parent)} WHERE {key} = ?)"
+    )
+    rows = [[*row, record[link]] for row, record in zip(plain.rows, records, strict=True)]
+    return Statement(sql, rows)
+
+
+def _multi_row(name: str, statement: Statement, suffix: str) -> list[tuple[str, list[Any]]]:
+    """`statement`'s rows as `INSERT … VALUES (…), (…)` statements (as many as the bound
+    values per statement allow), each followed by `suffix`."""
+    head, _, tail = statement.sql.partition(" VALUES (")
+    marks, _, rest = tail.partition(")")
+    width = max(1, len(statement.rows[0]))
+    per = max(1, _MOST_PARAMS // width)
+    found: list[tuple[str, list[Any]]] = []
+    for start in range(0, len(statement.rows), per):
+        rows = statement.rows[start : start + per]
+        groups: list[str] = []
+        params: list[Any] = []
+        for row in rows:
+            group = _renumbered(marks, len(params)) if name == "postgres" else marks
+            groups.append(f"({group})")
+            params += row
+        found.append((f"{head} VALUES {', '.join(groups)}{rest}{suffix}", params))
+    return found

@@ -34,6 +34,24 @@ class MemoryExecutionStore:
         self.steps[execution.id] = [deepcopy(step) for step in steps]
         self.events[execution.id] = []
 
+    async def insert_many(self, batch: Sequence[tuple[Execution, Sequence[StepRun]]]) -> set[str]:
+        """Each execution whose (workflow, idempotency key) is free, as the unique index
+        would admit it."""
+        taken = {
+            (row.workflow_id, row.idempotency_key)
+            for row in self.executions.values()
+            if row.idempotency_key is not None
+        }
+        stored: set[str] = set()
+        for execution, steps in batch:
+            slot = (execution.workflow_id, execution.idempotency_key)
+            if execution.idempotency_key is not None and slot in taken:
+                continue
+            taken.add(slot)
+            await self.insert(execution, steps)
+            stored.add(execution.id)
+        return stored
+
     async def write(self, change: ExecutionWrite) -> bool:
         self.writes.append(change)
         if self.step_write_failure is not None and change.steps:

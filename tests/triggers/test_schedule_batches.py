@@ -1,0 +1,137 @@
+"""A pass's due ticks start in one write, on both configurations: a tick started already
+(by another node, or a backfill) is left out and the others of its write start once; a
+write that fails is tried again tick by tick, so that a tick that cannot start holds up
+no other and stays due for the next pass."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from runcast.domain.enums import TriggerType
+from runcast.engine.schedules import ScheduleLoop, Starter, Tick
+from runcast.models import Execution, Schedule, StepRun, Workflow
+from runcast.resolvers.executions import ExecuteRequest, new_execution
+from runcast.resolvers.schedules import tick_starter
+from runcast.store.executions import SqlExecutionStore
+from tests.helpers import WS, create_workflow, notify
+
+pytestmark = pytest.mark.settings(schedule_poll_seconds=3600.0)
+"""The app's own loop makes one pass as it starts, before these tests store anything; the
+tests make theirs."""
+
+TICK = datetime(2026, 1, 1, tzinfo=UTC)
+DAILY = {"type": "schedule", "cron": "0 0 * * *", "overlap": "allow"}
+
+
+async def due_at_tick(client, tokens, count: int) -> list[Workflow]:
+    """`count` daily schedules (overlap `allow`), each due at `TICK`."""
+    workflows = []
+    for n in range(count):
+        created = await create_workflow(
+            client, tokens.headers(), notify(f"tick {n}"), name=f"daily {n}", trigger=DAILY
+        )
+        await Schedule.filter(workflow_id=created["id"]).update(next_tick_at=TICK)
+        workflows.append(await Workflow.get(id=created["id"]))
+    return workflows
+
+
+def loop(starter: Starter) -> ScheduleLoop:
+    return ScheduleLoop(starter, 3600.0, now=lambda: TICK + timedelta(milliseconds=500))
+
+
+async def ticks_started(workflow: Workflow) -> list[Any]:
+    rows = await Execution.filter(workflow_id=workflow.id).values_list("trigger_data", flat=True)
+    return sorted(data["scheduledAt"] for data in rows)
+
+
+async def next_tick_of(workflow: Workflow) -> datetime:
+    return (await Schedule.get(workflow_id=workflow.id)).next_tick_at
+
+
+def keyed(workflow: Workflow, key: str) -> tuple[Execution, list[StepRun]]:
+    request = ExecuteRequest({"n": key}, {}, False, False, None)
+    execution, steps = new_execution(workflow, None, request, TriggerType.SCHEDULE)
+    execution.idempotency_key = key
+    return execution, steps
+
+
+async def test_a_batch_insert_leaves_out_taken_keys_and_stores_the_rest_whole(client, tokens):
+    workflow = await Workflow.get(
+        id=(await create_workflow(client, tokens.headers(), notify(), notify()))["id"]
+    )
+    store = SqlExecutionStore()
+    first = [keyed(workflow, "a"), keyed(workflow, "b")]
+    assert await store.insert_many(first) == {first[0][0].id, first[1][0].id}
+
+    again, new, twin = keyed(workflow, "a"), keyed(workflow, "c"), keyed(workflow, "c")
+    assert await store.insert_many([again, new, twin]) == {new[0].id}
+
+    stored = await Execution.filter(workflow_id=workflow.id).values_list(
+        "idempotency_key", "id", "trigger_data"
+    )
+    assert sorted((key, data["n"]) for key, _, data in stored) == [
+        ("a", "a"),
+        ("b", "b"),
+        ("c", "c"),
+    ]
+    assert {execution_id for _, execution_id, _ in stored} == {
+        first[0][0].id,
+        first[1][0].id,
+        new[0].id,
+    }
+    for execution_id in (first[0][0].id, first[1][0].id, new[0].id):
+        positions = await StepRun.filter(execution_id=execution_id).values_list(
+            "position", flat=True
+        )
+        assert sorted(positions) == [0, 1]
+    left_out = [again[0].id, twin[0].id]
+    assert not await StepRun.filter(execution_id__in=left_out).exists()
+    assert await store.insert_many([]) == set()
+
+
+async def test_a_tick_started_already_is_left_out_and_the_others_start_once(app, client, tokens):
+    workflows = await due_at_tick(client, tokens, 3)
+    backfilled = await client.post(
+        f"{WS}/workflows/{workflows[1].id}/backfill",
+        json={"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        headers=tokens.headers(),
+    )
+    assert (backfilled.json()["ticks"], backfilled.json()["started"]) == (1, 1)
+
+    await loop(tick_starter(app.state.engine)).tick()
+
+    for workflow in workflows:
+        assert await ticks_started(workflow) == ["2026-01-01T00:00:00.000Z"]
+        assert await next_tick_of(workflow) == TICK + timedelta(days=1)
+
+
+async def test_a_tick_that_cannot_start_holds_up_no_other_and_stays_due(app, client, tokens):
+    workflows = await due_at_tick(client, tokens, 3)
+    broken = workflows[0]
+    real = tick_starter(app.state.engine)
+    writes: list[int] = []
+
+    async def flaky(ticks: Sequence[Tick]) -> object:
+        writes.append(len(ticks))
+        if any(workflow.id == broken.id for workflow, _ in ticks):
+            raise RuntimeError("this tick cannot be stored")
+        return await real(ticks)
+
+    await loop(flaky).tick()
+
+    assert sorted(writes) == [1, 1, 1, 3]  # together, then one by one
+    assert await ticks_started(broken) == []
+    assert await next_tick_of(broken) == TICK
+    for workflow in workflows[1:]:
+        assert await ticks_started(workflow) == ["2026-01-01T00:00:00.000Z"]
+        assert await next_tick_of(workflow) == TICK + timedelta(days=1)
+
+    await loop(real).tick()
+
+    for workflow in workflows:
+        assert await ticks_started(workflow) == ["2026-01-01T00:00:00.000Z"]
+        assert await next_tick_of(workflow) == TICK + timedelta(days=1)
