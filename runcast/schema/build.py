@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 
 from runcast.schema.cost import cost_rule
@@ -37,6 +37,16 @@ LIMIT_RULES = (
 )
 
 _cached_parse = lru_cache(maxsize=CACHED_DOCUMENTS)(parse)
+
+
+@lru_cache(maxsize=16)
+def limited_rules(
+    rules: tuple[type[ASTValidationRule], ...], max_cost: int
+) -> tuple[type[ASTValidationRule], ...]:
+    """`rules` with the document limits: one tuple for every request with the same rules
+    and cost limit, which its execution context holds as long as the request runs (a
+    subscription's, for its lifetime)."""
+    return (*rules, *LIMIT_RULES, cost_rule(max_cost))
 
 
 def parsed_document(query: str) -> DocumentNode | None:
@@ -97,7 +107,7 @@ class PreparedDocuments(SchemaExtension):
         context = self.execution_context
         settings: Settings = context.context.settings
         max_cost = settings.graphql_max_cost
-        context.validation_rules = (*context.validation_rules, *LIMIT_RULES, cost_rule(max_cost))
+        context.validation_rules = limited_rules(context.validation_rules, max_cost)
         key = None if context.query is None else (context.query, max_cost)
         errors = None if key is None else self.validated.get(key)
         if errors is not None:

@@ -32,8 +32,7 @@ import dataclasses
 import json
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
@@ -86,6 +85,7 @@ class Group:
     """The subscribers of one selection, and the results of its recent shared events."""
 
     operation: OperationDefinitionNode  # held so that its id stays this group's
+    key: SelectionKey
     subscribers: int = 0
     results: OrderedDict[int, Shared] = dataclasses.field(default_factory=OrderedDict)
 
@@ -148,24 +148,22 @@ class Multiplexer:
     def is_shared(self, payload: object) -> bool:
         return self.shared_ids.get(id(payload)) is payload
 
-    @contextmanager
-    def member(
-        self, operation: OperationDefinitionNode, variables: Mapping[str, Any]
-    ) -> Iterator[Group]:
-        """Count a subscriber in its group while its stream runs."""
+    def join(self, operation: OperationDefinitionNode, variables: Mapping[str, Any]) -> Group:
+        """The group of a subscriber whose stream starts, counting it in; `leave` when the
+        stream ends."""
         key = selection_key(operation, variables)
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = Group(operation)
+            group = self.groups[key] = Group(operation, key)
         group.subscribers += 1
-        try:
-            yield group
-        finally:
-            group.subscribers -= 1
-            if group.subscribers == 0 and self.groups.get(key) is group:
-                del self.groups[key]
-                for shared in group.results.values():
-                    self._forget(shared)
+        return group
+
+    def leave(self, group: Group) -> None:
+        group.subscribers -= 1
+        if group.subscribers == 0 and self.groups.get(group.key) is group:
+            del self.groups[group.key]
+            for shared in group.results.values():
+                self._forget(shared)
 
     def result(
         self,

@@ -180,11 +180,14 @@ async def _in_group(
     the subscription started, and the selection reads only the event); every other item
     is yielded to run through graphql-core and Strawberry as usual."""
     sink = FRAME_SINK.get()  # this operation's, read in its own task
-    with MULTIPLEXER.member(info.operation, info.variable_values) as group:
+    group = MULTIPLEXER.join(info.operation, info.variable_values)
+    try:
         async with aclosing(items):
             async for item in items:
                 if sink is None or not await MULTIPLEXER.send_ready(group, item, sink):
                     yield item
+    finally:
+        MULTIPLEXER.leave(group)
 
 
 async def _execution_events(

@@ -16,6 +16,7 @@ Over HTTP, requests may name their query by hash (automatic persisted queries, s
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
@@ -140,6 +141,15 @@ def with_null_payload_as_absent(message: Any) -> Any:
     return message
 
 
+def share_query_text(message: Any) -> None:
+    """Make a `subscribe`/`start` message's query the one text every operation with the
+    same query holds (`sys.intern`; freed with the last of them): subscribers of one
+    document keep one copy of it, not one each. In place, since the protocol handler keeps
+    the last message it read."""
+    payload = message["payload"]
+    payload["query"] = sys.intern(payload["query"])
+
+
 class EncodedFrame(Mapping[str, object]):
     """A websocket message already encoded: `encode_json` answers its text as it is."""
 
@@ -203,6 +213,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         if message["type"] == "connection_init":
             message = with_null_payload_as_absent(message)
+        elif message["type"] == "subscribe":
+            share_query_text(message)
         await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
@@ -248,6 +260,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             return
         if message["type"] == "connection_init":
             message = with_null_payload_as_absent(message)
+        elif message["type"] == "start":
+            share_query_text(message)
         await super().handle_message(message)
 
     async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:

@@ -1,6 +1,7 @@
 """Shared results written by each subscriber's stream: every subscription of a group gets
 every event in its own protocol's frame with its own operation id, an operation that is
-stopped gets no more frames while the others go on, and the groups are released."""
+stopped gets no more frames while the others go on, and the groups are released. What
+idle subscriptions of one document share: its text and the tuple of validation rules."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from graphql import specified_rules
 from websockets.asyncio.client import ClientConnection
 
 from runcast.events.bus import execution_channel
 from runcast.schema import multiplex
+from runcast.schema.build import limited_rules
+from runcast.schema.view import share_query_text
 from tests.helpers import notify
 from tests.streams.support import (
     EVENTS_QUERY,
@@ -131,3 +135,25 @@ async def frames_until_b_completes(ws: ClientConnection) -> list[dict[str, Any]]
         messages.append(message)
         if message == {"id": "b", "type": "complete"} or message == {"type": "complete", "id": "b"}:
             return messages
+
+
+def test_subscribers_of_one_document_hold_one_copy_of_its_text():
+    """Each connection decodes its own `subscribe` frame; the query text they keep for
+    the subscription's lifetime is one string."""
+    first, second = (
+        json.loads(json.dumps({"id": "1", "type": kind, "payload": {"query": EVENTS_QUERY}}))
+        for kind in ("subscribe", "start")
+    )
+    assert first["payload"]["query"] is not second["payload"]["query"]
+    share_query_text(first)
+    share_query_text(second)
+    assert first["payload"]["query"] is second["payload"]["query"]
+    assert first["payload"]["query"] == EVENTS_QUERY
+
+
+def test_operations_with_the_same_cost_limit_hold_one_tuple_of_validation_rules():
+    default = tuple(specified_rules)  # each execution context starts with a tuple of its own
+    limited = limited_rules(default, 100)
+    assert limited is limited_rules(tuple(specified_rules), 100)
+    assert limited[: len(default)] == default
+    assert limited_rules(default, 200) != limited
