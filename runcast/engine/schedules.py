@@ -45,6 +45,9 @@ CONCURRENT_STARTS = 500
 MOST_TICKS_PER_PASS = 1000
 """Ticks of one schedule started in one pass (a long catch-up goes on in the next)."""
 STOP_WAIT_S = 5.0
+PASS_AFTER_S = 0.002
+"""How long after a multiple of the poll interval a pass begins, so that a tick at that
+instant is due by then."""
 LEAST_WINDOW_S = 1
 """A tick this late still starts whatever the catch-up window: a pass comes up to a poll
 interval after a tick, so a window of 0 means no catching up, not losing ticks."""
@@ -180,7 +183,13 @@ class ScheduleLoop:
                 await self.tick()
             except Exception:
                 logger.exception("schedule pass failed")
-            await asyncio.sleep(self.poll_s)
+            await asyncio.sleep(self._until_next_pass())
+
+    def _until_next_pass(self) -> float:
+        """Seconds to the next multiple of `poll_s` on the clock (just after it): ticks fall
+        on whole seconds, so with a poll that divides a second a pass begins as a tick
+        falls due instead of up to `poll_s` after it."""
+        return self.poll_s - self.now().timestamp() % self.poll_s + PASS_AFTER_S
 
     async def tick(self) -> None:
         """One pass: buffered ticks first, then every schedule due now, a batch at a time:

@@ -1,10 +1,12 @@
 """A pass's due ticks start in one write, on both configurations: a tick started already
 (by another node, or a backfill) is left out and the others of its write start once; a
 write that fails is tried again tick by tick, so that a tick that cannot start holds up
-no other and stays due for the next pass."""
+no other and stays due for the next pass; executions under a concurrency cap started
+together still run within it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -135,3 +137,42 @@ async def test_a_tick_that_cannot_start_holds_up_no_other_and_stays_due(app, cli
     for workflow in workflows:
         assert await ticks_started(workflow) == ["2026-01-01T00:00:00.000Z"]
         assert await next_tick_of(workflow) == TICK + timedelta(days=1)
+
+
+async def test_capped_ticks_started_together_still_run_one_at_a_time(app, client, tokens):
+    created = await create_workflow(
+        client,
+        tokens.headers(),
+        {"type": "wait", "config": {"durationMs": 200}},
+        trigger={
+            "type": "schedule",
+            "cron": "* * * * *",
+            "overlap": "allow",
+            "catchupWindowSeconds": 3600,
+        },
+        concurrency={"limit": 1},
+    )
+    await Schedule.filter(workflow_id=created["id"]).update(
+        next_tick_at=TICK - timedelta(minutes=2)
+    )
+    most_running = 0
+
+    await loop(tick_starter(app.state.engine)).tick()
+
+    for _ in range(500):
+        statuses = await Execution.filter(workflow_id=created["id"]).values_list(
+            "status", flat=True
+        )
+        most_running = max(most_running, statuses.count("RUNNING"))
+        if statuses and all(status == "COMPLETED" for status in statuses):
+            break
+        await asyncio.sleep(0.01)
+    workflow = await Workflow.get(id=created["id"])
+    assert await ticks_started(workflow) == [
+        "2025-12-31T23:58:00.000Z",
+        "2025-12-31T23:59:00.000Z",
+        "2026-01-01T00:00:00.000Z",
+    ]
+    assert statuses == ["COMPLETED"] * 3
+    assert most_running == 1
+    assert await next_tick_of(workflow) == TICK + timedelta(minutes=1)
