@@ -201,8 +201,10 @@ class Multiplexer:
                 return False
             shared.payload_json = _dumps({"data": data})
             self.payload_encodings += 1
-        if not await sink.deliver(shared.payload_json):
+        frame = sink.frame(shared.payload_json)
+        if frame is None:
             return False
+        await sink.send(frame)
         self.reuses += 1
         self.direct_frames += 1
         return True
@@ -305,17 +307,14 @@ class FrameSink(ABC):
         self.head = head
         self.max_bytes = max_bytes
 
+    def frame(self, payload_json: str) -> str | None:
+        """The frame carrying `payload_json`; None when it would be over the response cap
+        (the usual path then answers with the cap's error)."""
+        frame = f"{self.head}{payload_json}}}"
+        return frame if len(frame) <= self.max_bytes else None
+
     @abstractmethod
     async def send(self, frame: str) -> None: ...
-
-    async def deliver(self, payload_json: str) -> bool:
-        """Write the frame carrying `payload_json`; False when it would be over the
-        response cap (the usual path then answers with the cap's error)."""
-        frame = f"{self.head}{payload_json}}}"
-        if len(frame) > self.max_bytes:
-            return False
-        await self.send(frame)
-        return True
 
 
 def frame_head(first: tuple[str, str], second: tuple[str, str]) -> str:
