@@ -13,7 +13,8 @@ Once a group holds an event's result without errors, its other subscribers do no
 through graphql-core and Strawberry at all: the subscription's stream hands the result's
 encoded payload to its `FrameSink` (`FRAME_SINK`, set by the websocket handler for each
 operation), which writes the subscriber's frame, and goes on to its next event. Results
-with errors, and payloads nobody in the group has executed yet, take the usual path.
+with errors, payloads nobody in the group has executed yet and frames over the response
+cap take the usual path.
 
 Access is checked per subscriber when the subscription starts; what a selection resolves
 from an event must not depend on who subscribed (the subscription types read only the

@@ -6,6 +6,10 @@ Every malformed request gets the protocol's own answer: on HTTP a JSON body
 graphql-transport-ws a 4400 close (4401 without a valid token, 4403 when FORBIDDEN); on
 graphql-ws an `error` message for the operation, the connection staying open.
 
+Each websocket operation runs with a frame sink (`NextFrames`, `DataFrames`): its
+subscription's stream writes the frames of results its group already made through it,
+already encoded (`multiplex.py`).
+
 Over HTTP, requests may name their query by hash (automatic persisted queries, see
 `persisted.py`). GET runs queries only; its answers without errors may be kept for
 `RUNCAST_GRAPHQL_GET_MAX_AGE_SECONDS` by the caller's own cache (`private`, and
@@ -199,6 +203,7 @@ class DataFrames(FrameSink):
 
 
 def max_response_bytes(view: object) -> int:
+    """The response cap of the view a protocol handler serves."""
     return cast("RuncastGraphQL", view).max_response_bytes
 
 
