@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from runcast.domain.enums import ExecutionStatus, TriggerType, WorkflowStatus
@@ -113,11 +114,16 @@ class Move:
 
 async def move(moves: Sequence[Move]) -> None:
     """Set each schedule's next and buffered tick where they are still those read, in one
-    transaction; a schedule another node moved first (or that changed meanwhile) stays as
-    it is."""
+    transaction (on Postgres one statement per `MOVES_PER_STATEMENT`); a schedule another
+    node moved first (or that changed meanwhile) stays as it is."""
     if not moves:
         return
     dialect = statements.dialect()
+    if dialect == "postgres":
+        for first in range(0, len(moves), MOVES_PER_STATEMENT):
+            chunk = moves[first : first + MOVES_PER_STATEMENT]
+            await statements.fetch(_moves_sql(len(chunk)), _move_values(chunk), writes=True)
+        return
     batch = []
     for move in moves:
         where = {
@@ -128,6 +134,40 @@ async def move(moves: Sequence[Move]) -> None:
         sets = {"next_tick_at": move.next_tick_at, "buffered_tick_at": move.buffered_tick_at}
         batch.append(statements.update(dialect, Schedule, sets, where))
     await statements.run(batch)
+
+
+MOVES_PER_STATEMENT = 5000
+"""Moves in one statement on Postgres (5 values each, well within its 32,767)."""
+
+
+@lru_cache(maxsize=8)
+def _moves_sql(count: int) -> str:
+    """Postgres: `count` moves as one `UPDATE … FROM` a list of values, each guarded on the
+    ticks read (a buffered tick read as NULL must still be NULL). One statement, where an
+    UPDATE per schedule costs Postgres a plan per schedule."""
+    row = f"(CAST(? AS TEXT), {', '.join(['CAST(? AS TIMESTAMPTZ)'] * 4)})"
+    return (
+        "WITH v (workflow_id, read_next, next_tick_at, read_buffered, buffered_tick_at) "
+        f"AS (VALUES {', '.join([row] * count)}) "
+        f"UPDATE {tables.table(Schedule)} AS s "
+        "SET next_tick_at = v.next_tick_at, buffered_tick_at = v.buffered_tick_at FROM v "
+        "WHERE s.workflow_id = v.workflow_id AND s.next_tick_at = v.read_next "
+        "AND s.buffered_tick_at IS NOT DISTINCT FROM v.read_buffered"
+    )
+
+
+def _move_values(moves: Sequence[Move]) -> list[Any]:
+    return [
+        value
+        for move in moves
+        for value in (
+            move.workflow_id,
+            _db("next_tick_at", move.read_next),
+            _db("next_tick_at", move.next_tick_at),
+            _db("buffered_tick_at", move.read_buffered),
+            _db("buffered_tick_at", move.buffered_tick_at),
+        )
+    ]
 
 
 async def clear_buffer(workflow_id: str, tick: datetime) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from tortoise import connections
@@ -399,18 +400,23 @@ def _insert_under_parent(
 def _multi_row(name: str, statement: Statement, suffix: str) -> list[tuple[str, list[Any]]]:
     """`statement`'s rows as `INSERT … VALUES (…), (…)` statements (as many as the bound
     values per statement allow), each followed by `suffix`."""
-    head, _, tail = statement.sql.partition(" VALUES (")
-    marks, _, rest = tail.partition(")")
     width = max(1, len(statement.rows[0]))
     per = max(1, _MOST_PARAMS // width)
     found: list[tuple[str, list[Any]]] = []
     for start in range(0, len(statement.rows), per):
         rows = statement.rows[start : start + per]
-        groups: list[str] = []
-        params: list[Any] = []
-        for row in rows:
-            group = _renumbered(marks, len(params)) if name == "postgres" else marks
-            groups.append(f"({group})")
-            params += row
-        found.append((f"{head} VALUES {', '.join(groups)}{rest}{suffix}", params))
+        sql = _multi_row_sql(name, statement.sql, len(rows), width, suffix)
+        found.append((sql, [value for row in rows for value in row]))
     return found
+
+
+@lru_cache(maxsize=16)
+def _multi_row_sql(name: str, sql: str, count: int, width: int, suffix: str) -> str:
+    """The text of `sql` (an `insert` of one row of `width` values) for `count` rows; the
+    last few are kept (a batch of the same size comes again and again)."""
+    head, _, tail = sql.partition(" VALUES (")
+    marks, _, rest = tail.partition(")")
+    groups = [
+        f"({_renumbered(marks, n * width) if name == 'postgres' else marks})" for n in range(count)
+    ]
+    return f"{head} VALUES {', '.join(groups)}{rest}{suffix}"
