@@ -73,6 +73,17 @@ def mark_started(step: StepRun, started_at: datetime) -> None:
     step.attempts += 1
 
 
+def begun_with_request(execution: Execution, steps: list[StepRun]) -> StepRun | None:
+    """Make a new execution that runs where it was requested RUNNING with its first step
+    started, in memory: its insert stores it so, one write fewer than `Recorder.begin`.
+    Answers the started step (None for an execution without steps)."""
+    execution.status = ExecutionStatus.RUNNING
+    first = steps[0] if steps else None
+    if first is not None:
+        mark_started(first, utcnow())
+    return first
+
+
 def _apply(change: StepChange, now: datetime) -> None:
     step = change.step
     step.status = change.status

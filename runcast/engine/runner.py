@@ -93,7 +93,12 @@ class ExecutionRunner:
     """Walks an execution's steps. Owned by the engine, which may cancel it."""
 
     def __init__(
-        self, engine: RunnerHost, execution: Execution, steps: list[StepRun], fencing_token: int
+        self,
+        engine: RunnerHost,
+        execution: Execution,
+        steps: list[StepRun],
+        fencing_token: int,
+        started_step: StepRun | None = None,
     ) -> None:
         self.engine = engine
         self.execution = execution
@@ -103,8 +108,9 @@ class ExecutionRunner:
         self.cancel_requested = False
         self.started = False
         self.in_flight: StepRun | None = None
-        self.started_step: StepRun | None = None
-        """The step this runner marked running (with `_begin` or a commit) and has not run."""
+        self.started_step = started_step
+        """The step marked running (stored so with the execution's insert, by `_begin` or
+        by a commit) and not run yet."""
 
     async def _commit(
         self,

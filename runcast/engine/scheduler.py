@@ -31,7 +31,14 @@ from runcast.domain.enums import (
 )
 from runcast.domain.events import status_change
 from runcast.engine.http_guard import HttpPolicy
-from runcast.engine.persistence import Finish, Recorder, StaleExecution, StepChange, Transition
+from runcast.engine.persistence import (
+    Finish,
+    Recorder,
+    StaleExecution,
+    StepChange,
+    Transition,
+    begun_with_request,
+)
 from runcast.engine.runner import CANCELLED_MESSAGE, ExecutionRunner
 from runcast.events.bus import CONTROL_CHANNEL, EventBus
 from runcast.events.hub import Hub
@@ -104,20 +111,23 @@ class Engine:
     async def submit(
         self, execution: Execution, steps: list[StepRun]
     ) -> tuple[Execution, list[StepRun]]:
-        """Store a new PENDING execution and its steps, announce it, and start it.
+        """Store a new execution and its steps, announce it, and start it.
 
         When this node has a free slot and knows of no queued work (executions still start
-        in creation order), the row is stored with this node's lease and fencing token 1, so
-        no other node claims it, and runs here at once; otherwise the dispatcher claims it
-        in turn. A caller that goes away meanwhile does not leave it stored but unstarted.
-        Returns copies of the execution and its steps as stored: the originals now belong
-        to the engine, which changes them as the execution runs.
+        in creation order), the row is stored RUNNING with its first step started, this
+        node's lease and fencing token 1, so no other node claims it, and runs here at once
+        (its runner announces it RUNNING); otherwise it is stored PENDING, announced, and
+        the dispatcher claims it in turn. A caller that goes away meanwhile does not leave
+        it stored but unstarted. Returns copies of the execution and its steps as stored:
+        the originals now belong to the engine, which changes them as the execution runs.
         """
         run_here = execution.concurrency_limit is None and self._reserve()
+        first = None
         if run_here:
             execution.lease_owner = self.node_id
             execution.lease_expires_at = utcnow() + self.lease
             execution.fencing_token = 1
+            first = begun_with_request(execution, steps)
         try:
             await self.store.insert(execution, steps)
         except BaseException:
@@ -125,10 +135,10 @@ class Engine:
                 self._unreserve()
             raise
         stored = copy(execution), [copy(step) for step in steps]
-        await self.bus.publish_status(execution.workspace_id, status_change(execution))
         if run_here:
-            self._adopt(execution, steps)
+            self._adopt(execution, steps, first)
         else:
+            await self.bus.publish_status(execution.workspace_id, status_change(execution))
             self._queued(capped=execution.concurrency_limit is not None)
         return stored
 
@@ -178,10 +188,11 @@ class Engine:
         self._reserved -= 1
         self._wake.set()
 
-    def _adopt(self, execution: Execution, steps: list[StepRun]) -> None:
-        """Run an execution stored with this node's lease (see `_reserve`)."""
+    def _adopt(self, execution: Execution, steps: list[StepRun], first: StepRun | None) -> None:
+        """Run an execution stored RUNNING with this node's lease and its `first` step
+        started (see `_reserve`); its runner announces it."""
         self._reserved -= 1
-        self._launch(ExecutionRunner(self, execution, steps, execution.fencing_token))
+        self._launch(ExecutionRunner(self, execution, steps, execution.fencing_token, first))
 
     def _queued(self, capped: bool) -> None:
         """An execution was stored PENDING for the dispatcher to claim."""

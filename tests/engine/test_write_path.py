@@ -102,7 +102,9 @@ async def test_an_execution_leased_to_its_node_is_claimed_only_after_the_lease_e
     async with _submitted_held(app, monkeypatch, workflow["id"]) as execution_id:
         stored = await Execution.get(id=execution_id)
         leased = (stored.status, stored.lease_owner, stored.fencing_token)
-        assert leased == ("PENDING", "node_test", 1)
+        assert leased == ("RUNNING", "node_test", 1)
+        first = await StepRun.filter(execution_id=execution_id).order_by("position").first()
+        assert first is not None and (first.status, first.attempts) == ("running", 1)
 
         assert await claim_runnable("node_other", 10, utcnow(), timedelta(seconds=30)) == []
         await Execution.filter(id=stored.id).update(
@@ -113,12 +115,14 @@ async def test_an_execution_leased_to_its_node_is_claimed_only_after_the_lease_e
 
 
 @pytest.mark.settings(poll_seconds=3600)
-async def test_a_cancel_before_the_run_begins_wins_over_the_run(app, client, tokens, monkeypatch):
+async def test_a_cancel_before_the_first_step_runs_wins_over_the_run(
+    app, client, tokens, monkeypatch
+):
     workflow = await create_workflow(client, tokens.headers(), notify(), notify("Second"))
     engine = app.state.engine
     async with _submitted_held(app, monkeypatch, workflow["id"]) as execution_id:
         stored = await Execution.get(id=execution_id)
-        assert (stored.status, stored.lease_owner) == ("PENDING", "node_test")
+        assert (stored.status, stored.lease_owner) == ("RUNNING", "node_test")
         response = await client.delete(
             f"{WS}/workflows/executions/{execution_id}", headers=tokens.headers("editor")
         )
@@ -145,15 +149,15 @@ async def test_a_cancel_before_the_run_begins_wins_over_the_run(app, client, tok
 
 @contextlib.asynccontextmanager
 async def _submitted_held(app, monkeypatch, workflow_id: str) -> AsyncIterator[str]:
-    """Submit an execution as a request does, and hold the engine between storing it and
-    starting it (its PENDING announcement on the bus waits) until the block ends; yields
-    the execution's id."""
+    """Submit an execution as a request does, and hold its run between storing it and
+    running its first step (its first announcement on the bus, RUNNING, waits) until the
+    block ends; yields the execution's id."""
     engine = app.state.engine
     announce = engine.bus.publish_status
     announced, release = asyncio.Event(), asyncio.Event()
 
     async def held(workspace_id: str, change: dict[str, Any]) -> None:
-        if change["status"] == "PENDING":
+        if change["status"] == "RUNNING":
             announced.set()
             await release.wait()
         await announce(workspace_id, change)

@@ -45,7 +45,7 @@ async def test_the_workspace_feed_relays_each_status_change(client, tokens, live
         await eventually(lambda: hub.readers(channel) == 1)
         await start_execution(client, tokens.headers("outsider"), notify(), workspace=OTHER)
         execution = await start_execution(client, tokens.headers(), notify(), wait=True)
-        await eventually(lambda: len(received) >= 4)
+        await eventually(lambda: len(received) >= 3)
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
@@ -60,8 +60,8 @@ async def test_the_workspace_feed_relays_each_status_change(client, tokens, live
         "startedAt": status["startedAt"],
         "isSimulation": False,
     }
+    # It started at once (a free slot): stored RUNNING, so its first change is RUNNING.
     expected = [
-        {**common, "status": "PENDING", "completedAt": None, "durationMs": None},
         {**common, "status": "RUNNING", "completedAt": None, "durationMs": None},
         {
             **common,
@@ -70,9 +70,42 @@ async def test_the_workspace_feed_relays_each_status_change(client, tokens, live
             "durationMs": status["durationMs"],
         },
     ]
-    assert [kind for kind, _ in received[1:]] == ["status"] * 3
+    assert [kind for kind, _ in received[1:]] == ["status"] * 2
     for (_, change), shown in zip(received[1:], expected, strict=True):
         assert shown.items() <= change.items(), change
+
+
+@pytest.mark.settings(max_concurrent_executions=1)
+async def test_an_execution_that_waits_for_a_slot_is_announced_pending_then_running(
+    client, tokens, live, hub
+):
+    blocker = await start_execution(
+        client, tokens.headers(), {"type": "wait", "config": {"durationMs": 30_000}}
+    )
+    workspace = await Workspace.get(slug="acme")
+    received: list[tuple[str, dict[str, Any]]] = []
+    reader = asyncio.create_task(feed(live, tokens.viewer, received, via_query=False))
+    try:
+        await eventually(lambda: hub.readers(workspace_channel(workspace.id)) == 1)
+        queued = await start_execution(client, tokens.headers(), notify())
+        assert queued["status"] == "PENDING"
+        await eventually(lambda: len(received) >= 2)
+        cancelled = await client.post(
+            f"{WS}/workflows/executions/{blocker['id']}", headers=tokens.headers("editor")
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        await eventually(lambda: len(received) >= 5)
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+
+    changes = [(change["executionId"], change["status"]) for _, change in received[1:5]]
+    assert changes == [
+        (queued["id"], "PENDING"),
+        (blocker["id"], "CANCELLED"),
+        (queued["id"], "RUNNING"),
+        (queued["id"], "COMPLETED"),
+    ]
 
 
 @pytest.mark.parametrize(
