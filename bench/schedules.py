@@ -4,7 +4,9 @@
 `M * * * *`, M the first whole minute at least --lead seconds away (time to create them all).
 After the tick, the benchmark reads every execution the tick started and reports how many
 started, and the lag from the tick to each one's start (`startedAt`, stored as it is
-created) and to its first step's end: p50, p99, max. The goal: all start within 5 s.
+created) and to its first step's end: p50, p99, max; and the server's CPU from a second
+before the tick to the end (starting and running them), also per execution started. The
+goal: all start within 5 s.
 
 Floor: none is meaningful here (the lag is the loop's own latency); the table shows the
 creation rate for scale.
@@ -24,6 +26,7 @@ import httpx
 from bench.harness import (
     API,
     HEADERS,
+    cpu_seconds,
     epoch,
     percentile,
     print_table,
@@ -76,8 +79,10 @@ def main(argv: list[str]) -> None:
         if wait < 0:
             raise SystemExit(f"creating took {took:.1f} s, past the tick: raise --lead")
         time.sleep(max(0.0, wait - 1))
+        cpu_before = cpu_seconds(live.process.pid)
         with py_spy(live.process.pid, args.py_spy):
             time.sleep(1 + args.settle)
+        cpu = cpu_seconds(live.process.pid) - cpu_before
         rows = sql_rows(
             live.database_url,
             "SELECT e.trigger_data, e.started_at, MIN(s.completed_at) FROM execution e "
@@ -110,6 +115,8 @@ def main(argv: list[str]) -> None:
         "first_step_done": len(firsts),
         "first_step_lag_p50_s": percentile(firsts, 50),
         "first_step_lag_max_s": max(firsts, default=float("nan")),
+        "server_cpu_s": cpu,
+        "server_cpu_ms_per_start": 1000 * cpu / len(starts) if starts else float("nan"),
     }
     print_table(
         f"schedules ({args.backend}): {args.schedules} due at {tick.isoformat()}",

@@ -366,6 +366,10 @@ async def insert_new(
         )
         assert isinstance(found, list)
         return {row[key] for row in found}
+    if name == "postgres" and not isinstance(client, TransactionalDBClient):
+        single = _new_with_children(parents, key, child, child_records, link)
+        if single is not None:
+            return {row[key] for row in await client.execute_query_dict(*single)}
     stored: set[Any] = set()
     async with in_transaction() as connection:
         for sql, params in _multi_row(name, parents, f" RETURNING {key}"):
@@ -375,6 +379,44 @@ async def insert_new(
             for sql, params in _multi_row(name, insert(name, child, kept), ""):
                 await connection.execute_query(sql, params)
     return stored
+
+
+def _new_with_children(
+    parents: Statement,
+    key: str,
+    child: type[Model],
+    records: Sequence[Mapping[str, Any]],
+    link: str,
+) -> tuple[str, list[Any]] | None:
+    """Postgres: `insert_new` as one statement (one round trip): the parents' insert a
+    CTE returning the keys it stored, the children's a CTE that takes only the records
+    whose `link` it returned (their values cast to their columns' types, which Postgres
+    cannot infer through a list of values). None beyond the bound values a statement
+    takes."""
+    width = len(parents.rows[0])
+    params = [value for row in parents.rows for value in row]
+    sql = _multi_row_sql("postgres", parents.sql, len(parents.rows), width, f" RETURNING {key}")
+    ctes = [f"s0 AS ({sql})"]
+    if records:
+        children = insert("postgres", child, records)
+        columns = list(records[0])
+        if len(params) + len(children.rows) * len(columns) > _MOST_PARAMS:
+            return None
+        types = [tables.field(child, c).get_for_dialect("postgres", "SQL_TYPE") for c in columns]
+        groups = []
+        for row in children.rows:
+            casts = (f"CAST(${len(params) + n} AS {t})" for n, t in enumerate(types, start=1))
+            groups.append(f"({', '.join(casts)})")
+            params += row
+        names = ", ".join(columns)
+        ctes.append(
+            f"s1 AS (INSERT INTO {tables.table(child)} ({names}) SELECT {names} "
+            f"FROM (VALUES {', '.join(groups)}) AS v ({names}) "
+            f"WHERE v.{link} IN (SELECT {key} FROM s0))"
+        )
+    elif len(params) > _MOST_PARAMS:
+        return None
+    return f"WITH {', '.join(ctes)} SELECT {key} FROM s0", params
 
 
 def _insert_under_parent(
