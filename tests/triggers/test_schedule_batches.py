@@ -18,6 +18,7 @@ from runcast.engine.schedules import ScheduleLoop, Starter, Tick
 from runcast.models import Execution, Schedule, StepRun, Workflow
 from runcast.resolvers.executions import ExecuteRequest, new_execution
 from runcast.resolvers.schedules import tick_starter
+from runcast.store import statements
 from runcast.store.executions import SqlExecutionStore
 from tests.helpers import WS, create_workflow, notify
 
@@ -61,7 +62,14 @@ def keyed(workflow: Workflow, key: str) -> tuple[Execution, list[StepRun]]:
     return execution, steps
 
 
-async def test_a_batch_insert_leaves_out_taken_keys_and_stores_the_rest_whole(client, tokens):
+@pytest.mark.parametrize("bound", [None, 60], ids=["one statement", "statements of 2 rows"])
+async def test_a_batch_insert_leaves_out_taken_keys_and_stores_the_rest_whole(
+    client, tokens, monkeypatch, bound
+):
+    """With a small bound on the values a statement takes, Postgres inserts the batch in
+    a transaction of several statements instead of one (SQLite's store is unbounded)."""
+    if bound is not None:
+        monkeypatch.setattr(statements, "_MOST_PARAMS", bound)
     workflow = await Workflow.get(
         id=(await create_workflow(client, tokens.headers(), notify(), notify()))["id"]
     )
