@@ -83,12 +83,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             engine.on_finished = execution_events.finished
             app.state.hub = hub
             app.state.engine = engine
+            store = await open_sqlite(settings.database_url)
             database_file = sqlite_file(settings.database_url)
-            checkpointer = Checkpointer(database_file) if database_file else None
-            if checkpointer is not None:
+            checkpointer = None
+            if database_file is not None:
+                resets_on = store.between_trips if store is not None else None
+                checkpointer = Checkpointer(database_file, resets_on=resets_on)
                 await checkpointer.start()
             app.state.checkpointer = checkpointer
-            store = await open_sqlite(settings.database_url)
             await engine.start(embedded=settings.database_url.startswith("sqlite"))
             schedule_loop = new_schedule_loop(engine, settings.schedule_poll_seconds)
             await schedule_loop.start()

@@ -9,8 +9,10 @@ import threading
 import time
 from pathlib import Path
 
+from runcast.db import SQLITE_PRAGMAS
 from runcast.store import statements
 from runcast.store.checkpoints import RESET_BYTES, Checkpointer
+from runcast.store.sqlite import GroupCommit, Statement
 from tests.helpers import WS, create_workflow, notify
 
 MIB = 1024 * 1024
@@ -125,6 +127,32 @@ async def test_the_wal_stays_bounded_while_writes_go_on(tmp_path: Path) -> None:
     assert _count(path) == total_rows // 20 * 20
 
 
+async def test_resets_between_the_stores_trips_never_make_a_commit_wait(tmp_path: Path) -> None:
+    """The store's connection here has no busy timeout: a commit that met a reset holding
+    the write lock would fail at once with "database is locked". Resets run between its
+    trips, so while 24 MiB of rows are committed through it every commit succeeds and the
+    WAL is reset again and again."""
+    path = str(tmp_path / "db.sqlite")
+    _database(path).close()
+    store = GroupCommit(path, {**SQLITE_PRAGMAS, "busy_timeout": "0"})
+    await store.open()
+    checkpointer = Checkpointer(
+        path, interval_s=3600, poll_s=0.01, reset_bytes=MIB, resets_on=store.between_trips
+    )
+    await checkpointer.start()
+    insert = "INSERT INTO t (pad) VALUES (?)"
+    batches = 24 * MIB // len(ROW) // 20
+    try:
+        for _ in range(batches):
+            assert await store.submit([Statement(insert, [[ROW]] * 20)]) is True
+            await asyncio.sleep(0.0005)
+    finally:
+        await checkpointer.stop()
+        await store.close()
+    assert checkpointer.resets >= 4
+    assert _count(path) == batches * 20
+
+
 async def test_the_app_leaves_checkpoints_to_its_checkpointer_on_sqlite(
     app, client, tokens, backend
 ) -> None:
@@ -132,6 +160,7 @@ async def test_the_app_leaves_checkpoints_to_its_checkpointer_on_sqlite(
     if backend != "sqlite":
         assert checkpointer is None
         return
+    assert checkpointer.resets_on is not None  # resets run between the store's trips
     rows = await statements.fetch("PRAGMA wal_autocheckpoint", [])
     assert rows == [{"wal_autocheckpoint": 0}]
     rows = await statements.fetch("PRAGMA journal_size_limit", [])

@@ -126,6 +126,16 @@ class GroupCommit:
                 await thread.call(connection.close)
             await thread.stop()
 
+    async def between_trips(self, function: Callable[[], T]) -> T:
+        """Run `function` on the connection's thread between two trips, while none of this
+        store's transactions is open; in a worker thread once the store is closed. Another
+        connection's WAL reset run so never makes a commit here wait through the busy
+        timeout, which sleeps 1, 2, 5, 10 ms and more at a time while it retries."""
+        thread = self.thread
+        if thread is None:
+            return await asyncio.to_thread(function)
+        return await thread.call(function)
+
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None)  # autocommit
         connection.row_factory = sqlite3.Row
