@@ -41,6 +41,7 @@ from bench.harness import (
 from runcast.resolvers.webhooks import signature
 
 SECRET = "bench-webhook-secret"
+PHASES = ("saturated", "paced")
 NOOP = [{"type": "noop", "config": {}}]
 
 
@@ -287,7 +288,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rate", type=float, default=500, help="deliveries/s, paced run")
     parser.add_argument("--seconds", type=float, default=15, help="each run's window")
     parser.add_argument("--events", type=int, default=0, help="also emit this many events")
-    parser.add_argument("--py-spy", help="record the server during the saturation run")
+    parser.add_argument("--py-spy", help="record the server: PATH.saturated, PATH.paced")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
 
@@ -295,10 +296,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         hook = _workflow(live.url, {"type": "webhook", "mode": "async", "secret": SECRET})
         pid, hook_url = live.process.pid, hook["webhookUrl"]
         warm = drive(pid, live.url, hook_url, 1, 2, 1.0, None)
+        spy = {phase: f"{args.py_spy}.{phase}" if args.py_spy else None for phase in PHASES}
         saturated = drive(
-            pid, live.url, hook_url, args.processes, args.clients, args.seconds, None, args.py_spy
+            pid,
+            live.url,
+            hook_url,
+            args.processes,
+            args.clients,
+            args.seconds,
+            None,
+            spy["saturated"],
         )
-        paced = drive(pid, live.url, hook_url, args.processes, 64, args.seconds, args.rate)
+        paced = drive(
+            pid, live.url, hook_url, args.processes, 64, args.seconds, args.rate, spy["paced"]
+        )
         accepted = warm.deliveries + saturated.deliveries + paced.deliveries
         drain_s = _wait_all_finished(live.url, hook["id"], accepted, 300)
         stored = _count(live.url, hook["id"])
@@ -341,11 +352,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ("repeated ids: emit time (s), new executions", f"{events['repeat_emit_s']:.1f}, 0"),
         ]
     print_table(f"webhooks ({args.backend}, {args.processes} client processes)", rows)
-    if args.py_spy:
-        top = top_functions(args.py_spy)
-        print_table(
-            "server functions (% of samples: in stack, on top)",
-            [(name, f"{inclusive:.1f} / {own:.1f}") for name, inclusive, own in top],
-        )
+    for phase, path in spy.items():
+        if path is not None:
+            print_table(
+                f"server functions, {phase} run (% of samples: in stack, on top)",
+                [
+                    (name, f"{inclusive:.1f} / {own:.1f}")
+                    for name, inclusive, own in top_functions(path)
+                ],
+            )
     write_json(args.json, result)
     return result
