@@ -167,13 +167,11 @@ class Engine:
         An execution whose idempotency key is taken already is left out and the others
         are stored; answers, in order, whether each one was stored."""
         stored = await self.store.insert_many(batch)
-        queued: set[bool] = set()
-        for execution, _ in batch:
-            if execution.id in stored:
-                await self.bus.publish_status(execution.workspace_id, status_change(execution))
-                queued.add(execution.concurrency_limit is not None)
-        for capped in queued:
-            self._queued(capped)
+        new = [execution for execution, _ in batch if execution.id in stored]
+        for capped in {execution.concurrency_limit is not None for execution in new}:
+            self._queued(capped)  # before the announcements: a failed one must not hide them
+        for execution in new:
+            await self.bus.publish_status(execution.workspace_id, status_change(execution))
         return [execution.id in stored for execution, _ in batch]
 
     def _reserve(self) -> bool:
@@ -192,6 +190,8 @@ class Engine:
         """Run an execution stored RUNNING with this node's lease and its `first` step
         started (see `_reserve`); its runner announces it."""
         self._reserved -= 1
+        if execution.id in self._cancel_on_start:  # cancelled between its insert and now
+            execution.cancel_requested = True
         self._launch(ExecutionRunner(self, execution, steps, execution.fencing_token, first))
 
     def _queued(self, capped: bool) -> None:

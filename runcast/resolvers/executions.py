@@ -255,6 +255,16 @@ class TriggerStart:
     chain_depth: int = 0
 
 
+def triggered_execution(workflow: Workflow, start: TriggerStart) -> tuple[Execution, list[StepRun]]:
+    """The execution a trigger starts (not yet stored): a trigger key dedupes on the key
+    alone, so it carries no request fingerprint."""
+    request = ExecuteRequest(start.trigger_data, {}, False, False, None)
+    execution, steps = new_execution(workflow, start.triggered_by, request, start.trigger_type)
+    execution.idempotency_key = start.idempotency_key
+    execution.chain_depth = start.chain_depth
+    return execution, steps
+
+
 async def start_triggered(
     workflow: Workflow, start: TriggerStart, engine: Engine
 ) -> tuple[Started, bool]:
@@ -263,10 +273,7 @@ async def start_triggered(
     idempotency key already stored it starts nothing and answers that execution: the flag
     says whether this call started it. A trigger key dedupes on the key alone, whatever
     the data (a repeated delivery or event id is the same occurrence)."""
-    request = ExecuteRequest(start.trigger_data, {}, False, False, None)  # no fingerprint
-    execution, steps = new_execution(workflow, start.triggered_by, request, start.trigger_type)
-    execution.idempotency_key = start.idempotency_key
-    execution.chain_depth = start.chain_depth
+    execution, steps = triggered_execution(workflow, start)
     try:
         return Started(*await engine.submit(execution, steps)), True
     except IntegrityError:  # the key was stored first, by an earlier or concurrent start

@@ -21,15 +21,14 @@ from runcast.domain.enums import TriggerType, WorkflowStatus
 from runcast.engine.scheduler import Engine
 from runcast.engine.schedules import ScheduleLoop, Starter, Tick, next_tick, ticks_after
 from runcast.errors import BackfillTooLarge, NotScheduled, ValidationError, WorkflowInactive
-from runcast.models import Execution, Role, StepRun, Workflow
+from runcast.models import Role, Workflow
 from runcast.resolvers import records as to_record
 from runcast.resolvers.auth import require_role
 from runcast.resolvers.executions import (
-    ExecuteRequest,
     TriggerStart,
-    new_execution,
     start_triggered,
     trigger_key,
+    triggered_execution,
 )
 from runcast.resolvers.schedule_sync import adopt_schedules, schedule_trigger
 from runcast.resolvers.trigger_input import check_cron, check_timezone
@@ -52,22 +51,15 @@ def schedule_loop(engine: Engine, poll_s: float) -> ScheduleLoop:
 
 def tick_starter(engine: Engine) -> Starter:
     """What the schedule loop calls to start ticks' executions: built as a trigger's
-    (`start_triggered`) and stored together (`Engine.submit_many`), a tick already started
-    left out."""
+    (`triggered_execution`) and stored together (`Engine.submit_many`), a tick already
+    started left out."""
 
     async def start(ticks: Sequence[Tick]) -> list[bool]:
-        return await engine.submit_many([_tick_execution(w, tick) for w, tick in ticks])
+        return await engine.submit_many(
+            [triggered_execution(w, _tick_start(tick)) for w, tick in ticks]
+        )
 
     return start
-
-
-def _tick_execution(workflow: Workflow, tick: datetime) -> tuple[Execution, list[StepRun]]:
-    """The execution of the workflow's tick, as `start_triggered` builds a trigger's."""
-    start = _tick_start(tick)
-    request = ExecuteRequest(start.trigger_data, {}, False, False, None)
-    execution, steps = new_execution(workflow, None, request, start.trigger_type)
-    execution.idempotency_key = start.idempotency_key
-    return execution, steps
 
 
 def _tick_start(tick: datetime) -> TriggerStart:

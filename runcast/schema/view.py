@@ -19,8 +19,9 @@ Over HTTP, requests may name their query by hash (automatic persisted queries, s
 
 from __future__ import annotations
 
+import asyncio
 import json
-import sys
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
@@ -32,6 +33,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -52,7 +54,7 @@ from strawberry.utils.operation import get_operation_type
 from runcast.errors import Forbidden, RuncastError, Unauthorized, ValidationError
 from runcast.jsonsafe import parse_json
 from runcast.resolvers.auth import bearer_from_header
-from runcast.schema.build import parsed_document
+from runcast.schema.build import CACHED_DOCUMENTS, parsed_document
 from runcast.schema.context import Context, token_from_params
 from runcast.schema.multiplex import FRAME_SINK, MULTIPLEXER, FrameSink, frame_head
 from runcast.schema.persisted import PersistedQueries
@@ -145,13 +147,32 @@ def with_null_payload_as_absent(message: Any) -> Any:
     return message
 
 
-def share_query_text(message: Any) -> None:
-    """Make a `subscribe`/`start` message's query the one text every operation with the
-    same query holds (`sys.intern`; freed with the last of them): subscribers of one
-    document keep one copy of it, not one each. In place, since the protocol handler keeps
-    the last message it read."""
-    payload = message["payload"]
-    payload["query"] = sys.intern(payload["query"])
+class SharedTexts:
+    """The query texts of the last `size` subscriptions, one copy each: subscribers of one
+    document keep that copy instead of one each. A bounded map of our own, not
+    `sys.intern` (on some Python versions interned strings are never freed, and any
+    client may send any number of texts)."""
+
+    def __init__(self, size: int = CACHED_DOCUMENTS) -> None:
+        self.size = size
+        self.texts: OrderedDict[str, str] = OrderedDict()
+
+    def share(self, message: Any) -> None:
+        """Put the one kept copy of a `subscribe`/`start` message's query in it, in place
+        (the protocol handler keeps the last message it read)."""
+        payload = message["payload"]
+        text = payload["query"]
+        kept = self.texts.get(text)
+        if kept is None:
+            kept = self.texts[text] = text
+            if len(self.texts) > self.size:
+                self.texts.popitem(last=False)
+        else:
+            self.texts.move_to_end(text)
+        payload["query"] = kept
+
+
+SHARED_TEXTS = SharedTexts()
 
 
 class EncodedFrame(Mapping[str, object]):
@@ -172,6 +193,16 @@ class EncodedFrame(Mapping[str, object]):
         return 0
 
 
+async def send_or_stop(websocket: AsyncWebSocketAdapter, frame: str) -> None:
+    """Write a frame of the operation's stream; once the client is gone, end the operation
+    as a `complete`/`stop` from it would (cancelled, which the handlers take quietly),
+    rather than let the disconnect surface in the stream as a GraphQL error."""
+    try:
+        await websocket.send_json(EncodedFrame(frame))
+    except WebSocketDisconnected:
+        raise asyncio.CancelledError from None
+
+
 class NextFrames(FrameSink):
     """graphql-transport-ws `next` frames of one operation, none once it is complete."""
 
@@ -186,7 +217,7 @@ class NextFrames(FrameSink):
 
     async def send(self, frame: str) -> None:
         if not self.operation.completed:
-            await self.websocket.send_json(EncodedFrame(frame))
+            await send_or_stop(self.websocket, frame)
 
 
 class DataFrames(FrameSink):
@@ -199,7 +230,7 @@ class DataFrames(FrameSink):
         self.websocket = websocket
 
     async def send(self, frame: str) -> None:
-        await self.websocket.send_json(EncodedFrame(frame))
+        await send_or_stop(self.websocket, frame)
 
 
 def max_response_bytes(view: object) -> int:
@@ -219,7 +250,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if message["type"] == "connection_init":
             message = with_null_payload_as_absent(message)
         elif message["type"] == "subscribe":
-            share_query_text(message)
+            SHARED_TEXTS.share(message)
         await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
@@ -266,7 +297,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         if message["type"] == "connection_init":
             message = with_null_payload_as_absent(message)
         elif message["type"] == "start":
-            share_query_text(message)
+            SHARED_TEXTS.share(message)
         await super().handle_message(message)
 
     async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:

@@ -26,7 +26,9 @@ The policy:
 - Given the store's `between_trips` (the app passes it), the TRUNCATE runs on the store's
   thread between two of its trips: the hot path's commits then wait only as long as the
   reset itself, instead of retrying through the busy timeout, whose sleeps (1, 2, 5,
-  10 ms…) made a commit behind a reset of a few milliseconds wait 10-20 ms.
+  10 ms…) made a commit behind a reset of a few milliseconds wait 10-20 ms. Everything
+  the store does (reads too) waits behind such a reset, so it waits for readers of other
+  connections at most `RESET_WAIT_ON_STORE_MS` and otherwise reports `busy`.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ INTERVAL_S = 1.0
 POLL_S = 0.1
 RESET_BYTES = WAL_RESET_BYTES
 RESET_WAIT_MS = 2000
+RESET_WAIT_ON_STORE_MS = 100
+"""How long a reset on the store's thread waits for readers: everything the store does
+waits behind it meanwhile, so it gives up sooner and the next poll tries again."""
 
 Mode = Literal["PASSIVE", "TRUNCATE"]
 Serializer = Callable[[Callable[[], "Checkpoint"]], Awaitable["Checkpoint"]]
@@ -132,12 +137,15 @@ class Checkpointer:
         return done
 
     def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        connection.execute(f"PRAGMA busy_timeout={RESET_WAIT_MS}")
-        return connection
+        return sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+
+    def reset_wait_ms(self) -> int:
+        """How long a reset waits for its turn and for readers."""
+        return RESET_WAIT_MS if self.resets_on is None else RESET_WAIT_ON_STORE_MS
 
     def _checkpoint(self, connection: sqlite3.Connection, mode: Mode, size: int) -> Checkpoint:
         with self._in_use:
+            connection.execute(f"PRAGMA busy_timeout={self.reset_wait_ms()}")
             return _pragma(connection, mode, size)
 
     def _note_reset(self, done: Checkpoint) -> None:
@@ -151,7 +159,7 @@ class Checkpointer:
                 "it busy for %d ms); retrying",
                 self.path,
                 done.wal_bytes,
-                RESET_WAIT_MS,
+                self.reset_wait_ms(),
             )
 
     async def _loop(self) -> None:

@@ -361,11 +361,16 @@ async def insert_new(
             work.append(_insert_under_parent(child, child_records, model, key, link))
         await store.submit(work)
         table = tables.table(model)
-        found = await store.submit(
-            Query(f"SELECT {key} FROM {table} WHERE {key} IN ({', '.join('?' * len(keys))})", keys)
-        )
-        assert isinstance(found, list)
-        return {row[key] for row in found}
+        stored_keys: set[Any] = set()
+        for first in range(0, len(keys), _MOST_PARAMS):
+            chunk = keys[first : first + _MOST_PARAMS]
+            marks = ", ".join("?" * len(chunk))
+            found = await store.submit(
+                Query(f"SELECT {key} FROM {table} WHERE {key} IN ({marks})", chunk)
+            )
+            assert isinstance(found, list)
+            stored_keys |= {row[key] for row in found}
+        return stored_keys
     if name == "postgres" and not isinstance(client, TransactionalDBClient):
         single = _new_with_children(parents, key, child, child_records, link)
         if single is not None:

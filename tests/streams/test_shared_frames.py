@@ -10,13 +10,15 @@ import json
 from collections import defaultdict
 from typing import Any
 
+import pytest
 from graphql import specified_rules
+from strawberry.http.exceptions import WebSocketDisconnected
 from websockets.asyncio.client import ClientConnection
 
 from runcast.events.bus import execution_channel
 from runcast.schema import multiplex
 from runcast.schema.build import limited_rules
-from runcast.schema.view import share_query_text
+from runcast.schema.view import DataFrames, SharedTexts
 from tests.helpers import notify
 from tests.streams.support import (
     EVENTS_QUERY,
@@ -145,10 +147,19 @@ def test_subscribers_of_one_document_hold_one_copy_of_its_text():
         for kind in ("subscribe", "start")
     )
     assert first["payload"]["query"] is not second["payload"]["query"]
-    share_query_text(first)
-    share_query_text(second)
+    texts = SharedTexts()
+    texts.share(first)
+    texts.share(second)
     assert first["payload"]["query"] is second["payload"]["query"]
     assert first["payload"]["query"] == EVENTS_QUERY
+
+
+def test_the_shared_texts_are_bounded():
+    """Any client may send any number of distinct texts: only the last few are kept."""
+    texts = SharedTexts(size=3)
+    for n in range(10):
+        texts.share({"payload": {"query": f"subscription {{ n{n} }}"}})
+    assert list(texts.texts) == [f"subscription {{ n{n} }}" for n in (7, 8, 9)]
 
 
 def test_operations_with_the_same_cost_limit_hold_one_tuple_of_validation_rules():
@@ -157,3 +168,24 @@ def test_operations_with_the_same_cost_limit_hold_one_tuple_of_validation_rules(
     assert limited is limited_rules(tuple(specified_rules), 100)
     assert limited[: len(default)] == default
     assert limited_rules(default, 200) != limited
+
+
+class GoneClient:
+    """A websocket whose client has gone: every send fails as Strawberry reports it."""
+
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    async def send_json(self, message: object) -> None:
+        self.sent.append(message)
+        raise WebSocketDisconnected
+
+
+async def test_a_frame_to_a_client_that_left_ends_its_operation_quietly():
+    """The stream writing a shared frame to a closed socket ends as a stopped operation
+    (cancelled), not with an exception that would come back as a GraphQL error."""
+    client = GoneClient()
+    sink = DataFrames("op-1", client, max_bytes=1_000_000)  # type: ignore[arg-type]
+    with pytest.raises(asyncio.CancelledError):
+        await sink.send(sink.frame('{"data":{"x":1}}') or "")
+    assert len(client.sent) == 1
