@@ -160,19 +160,18 @@ class Engine:
         return copy(execution), [copy(step) for step in steps]
 
     @runs_to_end
-    async def submit_many(self, batch: list[tuple[Execution, list[StepRun]]]) -> list[bool]:
+    async def submit_many(self, batch: list[tuple[Execution, list[StepRun]]]) -> None:
         """Store many new PENDING executions and their steps in one write, announce each
         one stored and queue them all: the dispatcher claims them in creation order as
         slots free (an execution under a concurrency cap queues whichever way it starts).
         An execution whose idempotency key is taken already is left out and the others
-        are stored; answers, in order, whether each one was stored."""
+        are stored."""
         stored = await self.store.insert_many(batch)
         new = [execution for execution, _ in batch if execution.id in stored]
         for capped in {execution.concurrency_limit is not None for execution in new}:
             self._queued(capped)  # before the announcements: a failed one must not hide them
         for execution in new:
             await self.bus.publish_status(execution.workspace_id, status_change(execution))
-        return [execution.id in stored for execution, _ in batch]
 
     def _reserve(self) -> bool:
         """Reserve a slot for an execution about to be stored, so this node runs it straight

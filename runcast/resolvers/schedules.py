@@ -54,10 +54,8 @@ def tick_starter(engine: Engine) -> Starter:
     (`triggered_execution`) and stored together (`Engine.submit_many`), a tick already
     started left out."""
 
-    async def start(ticks: Sequence[Tick]) -> list[bool]:
-        return await engine.submit_many(
-            [triggered_execution(w, _tick_start(tick)) for w, tick in ticks]
-        )
+    async def start(ticks: Sequence[Tick]) -> None:
+        await engine.submit_many([triggered_execution(w, _tick_start(tick)) for w, tick in ticks])
 
     return start
 
