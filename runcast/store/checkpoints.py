@@ -137,7 +137,9 @@ class Checkpointer:
         return done
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        connection.execute(f"PRAGMA busy_timeout={self.reset_wait_ms()}")
+        return connection
 
     def reset_wait_ms(self) -> int:
         """How long a reset waits for its turn and for readers."""
@@ -145,7 +147,6 @@ class Checkpointer:
 
     def _checkpoint(self, connection: sqlite3.Connection, mode: Mode, size: int) -> Checkpoint:
         with self._in_use:
-            connection.execute(f"PRAGMA busy_timeout={self.reset_wait_ms()}")
             return _pragma(connection, mode, size)
 
     def _note_reset(self, done: Checkpoint) -> None:
