@@ -19,14 +19,15 @@ MIB = 1024 * 1024
 ROW = "x" * 1000
 
 
-def _database(path: str) -> sqlite3.Connection:
+def _database(path: str, size_limit: int = RESET_BYTES) -> sqlite3.Connection:
     """A writer configured as the app's: WAL, NORMAL sync, no checkpoints in commits, a
-    10 s busy timeout."""
+    10 s busy timeout, the WAL file cut back to the checkpointer's reset size."""
     writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     writer.execute("PRAGMA journal_mode=WAL")
     writer.execute("PRAGMA synchronous=NORMAL")
     writer.execute("PRAGMA wal_autocheckpoint=0")
     writer.execute("PRAGMA busy_timeout=10000")
+    writer.execute(f"PRAGMA journal_size_limit={size_limit}")
     writer.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER PRIMARY KEY, pad TEXT)")
     return writer
 
@@ -65,27 +66,29 @@ async def test_a_checkpoint_copies_the_wal_into_the_database(tmp_path: Path) -> 
     assert _count(path) == 2000
 
 
-async def test_past_the_threshold_a_checkpoint_truncates_the_wal(tmp_path: Path) -> None:
+async def test_past_the_threshold_a_checkpoint_restarts_the_wal(tmp_path: Path) -> None:
     path = str(tmp_path / "db.sqlite")
-    writer = _database(path)
+    writer = _database(path, size_limit=MIB)
     _write(writer, 3000)  # about 3 MiB of WAL
     checkpointer = Checkpointer(path, interval_s=3600, reset_bytes=MIB)
     await checkpointer.start()
     try:
         before = checkpointer.wal_bytes()
         done = await checkpointer.run_once()
-        assert checkpointer.wal_bytes() == 0
         assert checkpointer.last == done
-        _write(writer, 10)  # the next commit starts a fresh WAL
-        assert 0 < checkpointer.wal_bytes() < MIB
+        _write(writer, 10)  # the next commit writes the WAL from its beginning
+        assert checkpointer.wal_bytes() == MIB  # and cuts the file back to the limit
+        again = await checkpointer.run_once()  # which is not past the threshold
     finally:
         await checkpointer.stop()
     assert before > MIB
-    assert done.mode == "TRUNCATE"
+    assert done.mode == "RESTART"
     assert not done.busy
     assert done.wal_bytes == before
-    assert (done.wal_frames, done.checkpointed_frames) == (0, 0)  # nothing left in the WAL
+    assert done.checkpointed_frames == done.wal_frames > 700  # all of it copied
     assert checkpointer.resets == 1
+    assert again.mode == "PASSIVE"
+    assert 0 < again.wal_frames < 20  # only the last commit's pages are in the WAL
     writer.close()
     assert _count(path) == 3010
 
@@ -95,7 +98,7 @@ async def test_the_wal_stays_bounded_while_writes_go_on(tmp_path: Path) -> None:
     rows: without resets the WAL would hold all of it. Every write succeeds: the writer waits
     behind a reset through its busy timeout instead of failing with "database is locked"."""
     path = str(tmp_path / "db.sqlite")
-    writer = _database(path)
+    writer = _database(path, size_limit=MIB)
     total_rows = 24 * MIB // len(ROW)
     finished = threading.Event()
 
@@ -134,7 +137,8 @@ async def test_resets_between_the_stores_trips_never_make_a_commit_wait(tmp_path
     WAL is reset again and again."""
     path = str(tmp_path / "db.sqlite")
     _database(path).close()
-    store = GroupCommit(path, {**SQLITE_PRAGMAS, "busy_timeout": "0"})
+    pragmas = {**SQLITE_PRAGMAS, "busy_timeout": "0", "journal_size_limit": str(MIB)}
+    store = GroupCommit(path, pragmas)
     await store.open()
     checkpointer = Checkpointer(
         path, interval_s=3600, poll_s=0.01, reset_bytes=MIB, resets_on=store.between_trips

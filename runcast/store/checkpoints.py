@@ -12,18 +12,22 @@ The policy:
   writes go on appending to the WAL meanwhile. When the load pauses it catches up, and
   the next commit starts the WAL over from its beginning.
 - Under sustained writes a PASSIVE checkpoint never catches up, and SQLite only rewinds
-  a WAL that is wholly copied: the file grows without bound (about 130 KB per execution).
-  So every `POLL_S` the size of the `-wal` file is checked, and once it reaches
+  a WAL that is wholly copied: the file grows without bound (about 110 KB per execution).
+  So every `POLL_S` the size of the `-wal` file is checked, and once it passes
   `RESET_BYTES` a PASSIVE checkpoint copies what is there without blocking anyone, then a
-  TRUNCATE checkpoint takes the write lock, copies the few frames committed meanwhile,
-  waits for readers to leave the WAL and truncates the file to zero bytes. Writers wait
-  behind it through their busy timeout; this connection waits at most `RESET_WAIT_MS` for
-  its turn and for readers, well below the app's 10 s, so an app write never fails with
-  "database is locked" on its account (the app's transactions start as writes: `BEGIN
-  IMMEDIATE` or a single statement, which wait; only a deferred transaction that reads
-  before it writes fails at once behind any other writer). When the reset cannot get its
-  turn it reports `busy` and the next poll tries again.
-- Given the store's `between_trips` (the app passes it), the TRUNCATE runs on the store's
+  RESTART checkpoint takes the write lock, copies the few frames committed meanwhile and
+  waits for readers to leave the WAL, so that the next commit writes the WAL from its
+  beginning again. That commit also cuts the file back to `journal_size_limit`, which is
+  `RESET_BYTES` (`runcast/db.py`): the file passes `RESET_BYTES` again only once the WAL
+  holds more than that. A RESTART leaves the file's blocks allocated, where TRUNCATE would
+  empty it: freeing and allocating them again made a reset cost 10-20 ms on an ext4 disk
+  against 3 ms. Writers wait behind a reset through their busy timeout; this connection
+  waits at most `RESET_WAIT_MS` for its turn and for readers, well below the app's 10 s,
+  so an app write never fails with "database is locked" on its account (the app's
+  transactions start as writes: `BEGIN IMMEDIATE` or a single statement, which wait; only a
+  deferred transaction that reads before it writes fails at once behind any other writer).
+  When the reset cannot get its turn it reports `busy` and the next poll tries again.
+- Given the store's `between_trips` (the app passes it), the RESTART runs on the store's
   thread between two of its trips: the hot path's commits then wait only as long as the
   reset itself, instead of retrying through the busy timeout, whose sleeps (1, 2, 5,
   10 ms…) made a commit behind a reset of a few milliseconds wait 10-20 ms. Everything
@@ -56,7 +60,7 @@ RESET_WAIT_ON_STORE_MS = 100
 """How long a reset on the store's thread waits for readers: everything the store does
 waits behind it meanwhile, so it gives up sooner and the next poll tries again."""
 
-Mode = Literal["PASSIVE", "TRUNCATE"]
+Mode = Literal["PASSIVE", "RESTART"]
 Serializer = Callable[[Callable[[], "Checkpoint"]], Awaitable["Checkpoint"]]
 """Runs a checkpoint somewhere and answers it (a worker thread, or the store's thread)."""
 
@@ -64,8 +68,8 @@ Serializer = Callable[[Callable[[], "Checkpoint"]], Awaitable["Checkpoint"]]
 @dataclass(frozen=True)
 class Checkpoint:
     """What one checkpoint did: its mode, the `-wal` file's size before it, and frames in
-    the WAL and copied into the database as SQLite reports them (after a TRUNCATE that
-    succeeded both are 0: the WAL is empty)."""
+    the WAL and copied into the database as SQLite reports them (after a RESTART that
+    succeeded they are equal, and the next commit starts the WAL over)."""
 
     mode: Mode
     busy: bool
@@ -92,7 +96,7 @@ class Checkpointer:
         self.poll_s = poll_s
         self.reset_bytes = reset_bytes
         self.resets_on = resets_on
-        """Where a TRUNCATE runs (the store's `between_trips`); a worker thread if None."""
+        """Where a RESTART runs (the store's `between_trips`); a worker thread if None."""
         self.last: Checkpoint | None = None
         self.resets = 0
         self._connection: sqlite3.Connection | None = None
@@ -123,18 +127,24 @@ class Checkpointer:
             return 0
 
     async def run_once(self) -> Checkpoint:
-        """One checkpoint by the policy: PASSIVE, plus TRUNCATE past `reset_bytes`."""
+        """One checkpoint by the policy: PASSIVE, plus RESTART past `reset_bytes`."""
         connection = self._connection
         assert connection is not None
         size = self.wal_bytes()
         done = await asyncio.to_thread(self._checkpoint, connection, "PASSIVE", size)
-        if size >= self.reset_bytes:
+        if self._past_reset(size):
             resets_on = self.resets_on or asyncio.to_thread
-            done = await resets_on(lambda: self._checkpoint(connection, "TRUNCATE", size))
+            done = await resets_on(lambda: self._checkpoint(connection, "RESTART", size))
         self.last = done
-        if done.mode == "TRUNCATE":
+        if done.mode == "RESTART":
             self._note_reset(done)
         return done
+
+    def _past_reset(self, wal_bytes: int) -> bool:
+        """Whether the WAL holds more than `reset_bytes`: after a reset the file keeps
+        `reset_bytes` (the writer cuts it back to `journal_size_limit`) and is written
+        over from its beginning, so it grows past that only once the WAL holds more."""
+        return wal_bytes > self.reset_bytes
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -168,7 +178,7 @@ class Checkpointer:
         while True:
             await asyncio.sleep(self.poll_s)
             now = time.monotonic()
-            if now - passive_at < self.interval_s and self.wal_bytes() < self.reset_bytes:
+            if now - passive_at < self.interval_s and not self._past_reset(self.wal_bytes()):
                 continue
             passive_at = now
             try:
