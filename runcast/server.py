@@ -5,12 +5,18 @@ Beyond uvicorn's defaults it adds, from Settings:
   (runcast/connection_guard.py, a subclass of uvicorn's httptools protocol);
 - a body timeout (`BodyTimeout` around the app, runcast/rest/limits.py);
 - an access log that never shows a credential (runcast/access_log.py, a filter installed
-  through uvicorn's `log_config`).
+  through uvicorn's `log_config`);
+- the objects that exist once the app is built (modules, the GraphQL schema, the routes:
+  most of what the process ever holds) frozen out of the garbage collector's reach
+  (`gc.freeze`), so that a full collection looks only at what came after. Such a
+  collection runs every second or two under load, and it took about 30 ms, stalling every
+  request meanwhile.
 """
 
 from __future__ import annotations
 
 import copy
+import gc
 from typing import Any
 
 import uvicorn
@@ -50,6 +56,8 @@ def build_config(app: ASGIApp, settings: Settings, **options: Any) -> uvicorn.Co
 def serve(app: ASGIApp, settings: Settings) -> int:
     """Serve `app` until interrupted; the exit status (uvicorn's when it could not start)."""
     server = uvicorn.Server(build_config(app, settings))
+    gc.collect()
+    gc.freeze()
     try:
         server.run()
     except KeyboardInterrupt:
