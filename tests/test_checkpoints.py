@@ -76,6 +76,8 @@ async def test_past_the_threshold_a_checkpoint_restarts_the_wal(tmp_path: Path) 
         before = checkpointer.wal_bytes()
         done = await checkpointer.run_once()
         assert checkpointer.last == done
+        idle = await checkpointer.run_once()  # no commit since: nothing more to reset
+        assert checkpointer.wal_bytes() == before
         _write(writer, 10)  # the next commit writes the WAL from its beginning
         assert checkpointer.wal_bytes() == MIB  # and cuts the file back to the limit
         again = await checkpointer.run_once()  # which is not past the threshold
@@ -87,6 +89,7 @@ async def test_past_the_threshold_a_checkpoint_restarts_the_wal(tmp_path: Path) 
     assert done.wal_bytes == before
     assert done.checkpointed_frames == done.wal_frames > 700  # all of it copied
     assert checkpointer.resets == 1
+    assert (idle.mode, idle.wal_frames - idle.checkpointed_frames) == ("PASSIVE", 0)
     assert again.mode == "PASSIVE"
     assert 0 < again.wal_frames < 20  # only the last commit's pages are in the WAL
     writer.close()

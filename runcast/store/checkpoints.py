@@ -102,6 +102,8 @@ class Checkpointer:
         self._connection: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._reset_blocked = False
+        self._restarted_bytes = -1
+        """The `-wal` file's size right after the last reset."""
         self._in_use = threading.Lock()  # a cancelled checkpoint's thread runs on
 
     async def start(self) -> None:
@@ -134,17 +136,24 @@ class Checkpointer:
         done = await asyncio.to_thread(self._checkpoint, connection, "PASSIVE", size)
         if self._past_reset(size):
             resets_on = self.resets_on or asyncio.to_thread
-            done = await resets_on(lambda: self._checkpoint(connection, "RESTART", size))
+            done = await resets_on(lambda: self._restart(connection, size))
         self.last = done
         if done.mode == "RESTART":
             self._note_reset(done)
         return done
 
     def _past_reset(self, wal_bytes: int) -> bool:
-        """Whether the WAL holds more than `reset_bytes`: after a reset the file keeps
-        `reset_bytes` (the writer cuts it back to `journal_size_limit`) and is written
-        over from its beginning, so it grows past that only once the WAL holds more."""
-        return wal_bytes > self.reset_bytes
+        """Whether the WAL holds more than `reset_bytes`: after a reset the next commit cuts
+        the file back to `reset_bytes` (`journal_size_limit`) and writes it over from its
+        beginning, so it grows past that only once the WAL holds more. Until that commit
+        the file keeps the size the reset left, and the WAL is already done with."""
+        return wal_bytes > self.reset_bytes and wal_bytes != self._restarted_bytes
+
+    def _restart(self, connection: sqlite3.Connection, size: int) -> Checkpoint:
+        done = self._checkpoint(connection, "RESTART", size)
+        if not done.busy:  # a commit in between has cut the file back already
+            self._restarted_bytes = self.wal_bytes()
+        return done
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
