@@ -15,7 +15,6 @@ import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
-from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from runcast.app import create_app
@@ -24,29 +23,9 @@ from runcast.db import apply_migrations
 from runcast.models import Role
 from runcast.settings import Settings
 from tests.backends import BACKENDS, POSTGRES_URL, REDIS_URL, require
+from tests.postgres import fresh_postgres
 
-TABLES = (
-    "execution_event, step_run, execution, task, notification, workflow, api_token, "
-    "membership, app_user, workspace"
-)
 SHUTDOWN_LIMIT_S = 20
-_postgres_migrated = False
-
-
-async def _fresh_postgres(url: str) -> None:
-    """Migrate once per session, then empty every table before each test."""
-    global _postgres_migrated
-    if not _postgres_migrated:
-        await Tortoise.init(db_url=url, modules={"runcast": ["runcast.models"]})
-        await connections.get("default").execute_script(
-            "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
-        )
-        await Tortoise.close_connections()
-        await apply_migrations(url)
-        _postgres_migrated = True
-    await Tortoise.init(db_url=url, modules={"runcast": ["runcast.models"]})
-    await connections.get("default").execute_script(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
-    await Tortoise.close_connections()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -75,7 +54,7 @@ async def settings(
         shutil.copyfile(sqlite_template, tmp_path / "runcast.db")
         return base.with_overrides(database_url=f"sqlite://{tmp_path / 'runcast.db'}")
     url = require("postgres", POSTGRES_URL)
-    await _fresh_postgres(url)
+    await fresh_postgres(url)
     return base.with_overrides(database_url=url, broadcast_url=REDIS_URL or "memory://")
 
 

@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from tests.backends import POSTGRES_URL, REDIS_URL, require
-from tests.conftest import _fresh_postgres, free_port
+from tests.conftest import free_port
+from tests.postgres import fresh_postgres
 from tests.scaleout.cluster import API, HEADERS, Cluster, Node
 
 
@@ -34,7 +35,7 @@ async def fast_cluster(tmp_path: Path) -> AsyncIterator[ScheduleCluster]:
     their own costs more than the test on a busy machine)."""
     database_url = require("postgres", POSTGRES_URL)
     redis_url = require("redis", REDIS_URL)
-    await _fresh_postgres(database_url)
+    await fresh_postgres(database_url)
     cluster = ScheduleCluster(database_url, redis_url, tmp_path)
     try:
         yield cluster
