@@ -6,7 +6,8 @@ import asyncio
 import io
 import shutil
 import socket
-from collections.abc import AsyncIterator
+import ssl
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,27 @@ from tests.backends import BACKENDS, POSTGRES_URL, REDIS_URL, require
 from tests.postgres import fresh_postgres
 
 SHUTDOWN_LIMIT_S = 20
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_ssl_context() -> Iterator[None]:
+    """One default TLS context for every httpx client built in this process, the apps'
+    outbound clients included: each would load the CA bundle again, ~20 ms, more than
+    most tests' own work. No test opens a TLS connection that could tell them apart."""
+    create = httpx.create_ssl_context
+    shared = create()
+
+    def reuse(
+        verify: ssl.SSLContext | str | bool = True, cert: Any = None, trust_env: bool = True
+    ) -> ssl.SSLContext:
+        if verify is True and cert is None and trust_env:
+            return shared
+        return create(verify=verify, cert=cert, trust_env=trust_env)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx, "create_ssl_context", reuse)
+        patch.setattr(httpx._transports.default, "create_ssl_context", reuse)
+        yield
 
 
 @pytest.fixture(params=BACKENDS)
