@@ -25,6 +25,7 @@ from runcast.models import Role
 from runcast.settings import Settings
 from tests.backends import BACKENDS, POSTGRES_URL, REDIS_URL, require
 from tests.postgres import fresh_postgres
+from tests.quick_server import QuickServer
 
 SHUTDOWN_LIMIT_S = 20
 
@@ -143,7 +144,7 @@ def free_port() -> int:
 @dataclass
 class LiveServer:
     url: str
-    server: uvicorn.Server
+    server: QuickServer
     task: asyncio.Task[Any]
 
 
@@ -158,7 +159,7 @@ async def start_server(asgi_app: Any, host: str = "127.0.0.1") -> LiveServer:
         lifespan="off",
         timeout_graceful_shutdown=1,
     )
-    server = uvicorn.Server(config)
+    server = QuickServer(config)
     task = asyncio.create_task(server.serve(), name=f"uvicorn :{port}")
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
         await asyncio.sleep(0.01)
@@ -166,7 +167,7 @@ async def start_server(asgi_app: Any, host: str = "127.0.0.1") -> LiveServer:
 
 
 async def stop_server(live: LiveServer) -> None:
-    live.server.should_exit = True
+    live.server.stop()
     await live.task
 
 

@@ -22,6 +22,7 @@ from runcast.server import build_config, serve
 from runcast.settings import Settings
 from tests.conftest import free_port
 from tests.helpers import WS, notify
+from tests.quick_server import QuickServer
 from tests.streams.support import collect, sse_events, start_execution, wait, ws_url
 
 HEADER_TIMEOUT = 0.5
@@ -54,14 +55,14 @@ async def served(app: Starlette, settings: Settings) -> AsyncIterator[Served]:
     """The app behind the uvicorn configuration `runcast serve` uses, on a free port."""
     port = free_port()
     config = build_config(app, settings, port=port, lifespan="off", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
+    server = QuickServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
         await asyncio.sleep(0.01)
     try:
         yield Served("127.0.0.1", port)
     finally:
-        server.should_exit = True
+        server.stop()
         await task
 
 
