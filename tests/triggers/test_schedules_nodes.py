@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -148,10 +150,21 @@ async def ready(url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("the node did not start")
 
 
-async def test_ticks_missed_while_down_start_on_return_within_the_catchup_window(tmp_path):
-    database_url = f"sqlite://{tmp_path / 'runcast.db'}"
-    process, url = start_node(database_url, tmp_path, "solo")
-    node = Node("solo", 0, process, tmp_path / "solo.log")
+@dataclass
+class Outage:
+    """What a SQLite node's schedules did around an outage: the ticks of a schedule with a
+    60 s catch-up window and of one with 1 s, and when the node went down and came back."""
+
+    kept_ticks: list[datetime]
+    short_ticks: list[datetime]
+    down_at: datetime
+    up_at: datetime
+
+
+async def tick_through_an_outage(workdir: Path) -> Outage:
+    database_url = f"sqlite://{workdir / 'runcast.db'}"
+    process, url = start_node(database_url, workdir, "solo")
+    node = Node("solo", 0, process, workdir / "solo.log")
     try:
         await ready(url, process)
         async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=30) as http:
@@ -161,18 +174,32 @@ async def test_ticks_missed_while_down_start_on_return_within_the_catchup_window
         node.kill()
         down_at = datetime.now(UTC)
         await asyncio.sleep(3)
-        process, url = start_node(database_url, tmp_path, "solo")
-        node = Node("solo", 0, process, tmp_path / "solo.log")
+        process, url = start_node(database_url, workdir, "solo")
+        node = Node("solo", 0, process, workdir / "solo.log")
         await ready(url, process)
         up_at = datetime.now(UTC)
         async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=30) as http:
             await asyncio.sleep(1.5)
             for workflow_id in (kept, short):
                 await post(http, f"{API}/workflows/{workflow_id}/schedule/pause")
-            kept_ticks = await ticks_of(http, kept)
-            short_ticks = await ticks_of(http, short)
+            return Outage(await ticks_of(http, kept), await ticks_of(http, short), down_at, up_at)
     finally:
         node.kill()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sqlite_outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future[Outage]]:
+    """The SQLite node's outage, started with this module in a thread and event loop of its
+    own: it is mostly waiting, and so is the three-node test, which runs meanwhile."""
+    workdir = tmp_path_factory.mktemp("outage")
+    with ThreadPoolExecutor(1, thread_name_prefix="sqlite-outage") as pool:
+        yield pool.submit(asyncio.run, tick_through_an_outage(workdir))
+
+
+async def test_ticks_missed_while_down_start_on_return_within_the_catchup_window(sqlite_outage):
+    outage = await asyncio.wrap_future(sqlite_outage)
+    kept_ticks, short_ticks = outage.kept_ticks, outage.short_ticks
+    down_at, up_at = outage.down_at, outage.up_at
 
     assert_every_second(kept_ticks)
     assert kept_ticks[0] < down_at < up_at < kept_ticks[-1]
