@@ -34,13 +34,20 @@ class Node:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
-    def stop(self) -> None:
+    def interrupt(self) -> None:
+        """Ask a running node to shut down gracefully (once: a second SIGINT forces it)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+
+    def wait_stopped(self, timeout_s: float = 15) -> None:
+        try:
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def stop(self) -> None:
+        self.interrupt()
+        self.wait_stopped()
 
 
 @dataclass
@@ -91,8 +98,11 @@ class Cluster:
         raise AssertionError(f"node {name} did not start:\n{log.read_text()[-3000:]}")
 
     def stop(self) -> None:
+        """Interrupt every node, then wait for each: they shut down side by side."""
         for node in self.nodes:
-            node.stop()
+            node.interrupt()
+        for node in self.nodes:
+            node.wait_stopped()
 
 
 def create_database(admin_url: str, name: str) -> str:
