@@ -73,7 +73,7 @@ async def closed_loop(url: str, workflow_id: str, clients: int, seconds: float) 
 
 class WalPeak:
     """The largest size a SQLite database's `-wal` file reached while sampled, and how
-    often it was seen to shrink (a checkpoint truncated it)."""
+    often it was seen to shrink (a commit cut it back to `journal_size_limit` after a reset)."""
 
     def __init__(self, database: str) -> None:
         self.path = f"{database}-wal"
