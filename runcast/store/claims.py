@@ -24,6 +24,7 @@ from tortoise.transactions import in_transaction
 from runcast.domain.enums import ExecutionStatus
 from runcast.models import Execution
 from runcast.store import statements, tables
+from runcast.tasks import runs_to_end
 
 __all__ = ["claim_capped", "claim_runnable"]
 
@@ -45,10 +46,12 @@ _POSTGRES_CLAIM = _CLAIM.format(
 _SQLITE_CLAIM = _CLAIM.format(owner="?", expires="?", now="?", limit="?", lock="")
 
 
+@runs_to_end
 async def claim_runnable(
     owner: str, limit: int, now: datetime, lease: timedelta
 ) -> list[tuple[str, int]]:
-    """Claim up to `limit` runnable executions for `owner`; return (id, fencing token)."""
+    """Claim up to `limit` runnable executions for `owner`; return (id, fencing token).
+    A cancel (the engine stopping) waits for the claim to end, like `claim_capped`."""
     sql = _POSTGRES_CLAIM if statements.dialect() == "postgres" else _SQLITE_CLAIM
     rows = await statements.fetch(
         sql,
@@ -83,15 +86,21 @@ _CAPPED_CLAIM = (
 )
 _POSTGRES_CAPPED_CLAIM = _CAPPED_CLAIM.format(owner="$1", expires="$2", now="$3", limit="$4")
 _SQLITE_CAPPED_CLAIM = _CAPPED_CLAIM.format(owner="?1", expires="?2", now="?3", limit="?4")
-_CAPPED_LOCK = 7_460_187_302
+CAPPED_LOCK = 7_460_187_302
 """The advisory lock (any constant of runcast's own) that orders capped claims on Postgres."""
 
 
+@runs_to_end
 async def claim_capped(
     owner: str, limit: int, now: datetime, lease: timedelta
 ) -> list[tuple[str, int]]:
     """Claim up to `limit` capped executions for `owner`, each only while its workflow and
-    key have a free place; return (id, fencing token)."""
+    key have a free place; return (id, fencing token).
+
+    A cancel (the engine stopping) waits for the claim to end: on Postgres one that landed
+    while the ORM's transaction was beginning left its pooled connection taken for good,
+    and closing the pool then waited 10 s for it. The rows a cancelled claim took stay
+    leased to this node until the lease runs out, as when a node stops mid-run."""
     params: list[Any] = [
         owner,
         tables.to_db(Execution, "lease_expires_at", now + lease),
@@ -102,7 +111,7 @@ async def claim_capped(
         rows = await statements.fetch(_SQLITE_CAPPED_CLAIM, params, writes=True)
     else:
         async with in_transaction() as connection:
-            await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [_CAPPED_LOCK])
+            await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [CAPPED_LOCK])
             rows = await connection.execute_query_dict(_POSTGRES_CAPPED_CLAIM, params)
     # In creation order, so the runs of one key start in the order they were queued.
     rows.sort(key=lambda row: (row["created_at"], row["id"]))

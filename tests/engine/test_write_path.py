@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -33,7 +34,7 @@ from runcast.models import (
     Workspace,
 )
 from runcast.resolvers.executions import ExecuteRequest, new_execution
-from runcast.store import statements
+from runcast.store import claims, statements
 from runcast.store.claims import claim_runnable
 from tests.helpers import WS, create_workflow, notify
 
@@ -284,3 +285,40 @@ async def eventually_running(execution_id: str) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"{execution_id} never started its step")
+
+
+@pytest.mark.settings(poll_seconds=3600)
+async def test_a_cancelled_capped_claim_still_ends_and_gives_its_connection_back(
+    app, client, tokens, backend
+):
+    """The engine cancels its dispatcher when it stops. Here a capped claim waits for the
+    lock that orders capped claims on Postgres (held by another transaction), is cancelled,
+    and still claims once the lock is free, so its transaction ends and its connection goes
+    back to the pool."""
+    if backend != "postgres":
+        return  # SQLite's claims are the store thread's work, which a cancel never stops
+    workflow = await create_workflow(client, tokens.headers(), notify())
+    queued = await Execution.create(
+        id="exec_capped_claim_0001",
+        workspace_id=(await Workspace.get(slug="acme")).id,
+        workflow_id=workflow["id"],
+        status="PENDING",
+        concurrency_limit=1,
+        concurrency_key="",
+        created_at=utcnow(),
+        started_at=utcnow(),
+    )
+    async with in_transaction() as holder:
+        await holder.execute_query("SELECT pg_advisory_xact_lock($1)", [claims.CAPPED_LOCK])
+        claim = asyncio.create_task(  # outside the holder's transaction
+            claims.claim_capped("node_other", 1, utcnow(), timedelta(seconds=30)),
+            context=contextvars.Context(),
+        )
+        await asyncio.sleep(0.2)  # waiting for the lock, inside its transaction
+        claim.cancel()
+        await asyncio.sleep(0.05)
+        assert not claim.done()  # it runs on until the lock is free
+    with pytest.raises(asyncio.CancelledError):
+        await claim
+    stored = await Execution.get(id=queued.id)
+    assert (stored.status, stored.lease_owner) == ("RUNNING", "node_other")
