@@ -66,13 +66,17 @@ async def served(app: Starlette, settings: Settings) -> AsyncIterator[Served]:
         await task
 
 
-async def response_of(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP/1.1 response with a Content-Length: status, headers, body."""
+async def head_of(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    """The status and headers of one HTTP/1.1 response."""
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     status_line, *lines = head.decode().strip().split("\r\n")
-    headers = dict(line.lower().split(": ", 1) for line in lines)
-    body = await reader.readexactly(int(headers["content-length"]))
-    return int(status_line.split()[1]), headers, body
+    return int(status_line.split()[1]), dict(line.lower().split(": ", 1) for line in lines)
+
+
+async def response_of(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 response with a Content-Length: status, headers, body."""
+    status, headers = await head_of(reader)
+    return status, headers, await reader.readexactly(int(headers["content-length"]))
 
 
 async def closed_after(reader: asyncio.StreamReader, within: float = 5) -> float:
@@ -179,11 +183,20 @@ async def test_a_trickled_body_is_cut_off_at_the_deadline(served, tokens):
             await asyncio.sleep(0.05)
 
     trickling = asyncio.create_task(trickle())
-    status, _, body = await response_of(reader)
-    trickling.cancel()
+    status, headers = await head_of(reader)
+    elapsed = time.monotonic() - started
     assert status == 408
-    assert error_code(body) == "REQUEST_TIMEOUT"
-    assert time.monotonic() - started < BODY_TIMEOUT + 1
+    assert elapsed < BODY_TIMEOUT + 1
+    try:
+        body = await reader.readexactly(int(headers["content-length"]))
+    except ConnectionResetError:
+        # The server closes after its 408 while trickled bytes still arrive, so its kernel
+        # resets the connection and the body may be lost on the way (checked, untrickled,
+        # by the stalled-body test).
+        body = None
+    finally:
+        trickling.cancel()
+    assert body is None or error_code(body) == "REQUEST_TIMEOUT"
     writer.close()
 
 
