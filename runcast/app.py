@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
 from runcast.bootstrap import ensure_admin_token
-from runcast.db import apply_migrations, sqlite_file, tortoise_config
+from runcast.db import apply_migrations, sqlite_file, sqlite_pragmas, tortoise_config
 from runcast.engine.actions.registry import load_plugins
 from runcast.engine.http_guard import create_http_policy
 from runcast.engine.scheduler import Engine
@@ -88,7 +88,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             checkpointer = None
             if database_file is not None:
                 resets_on = store.between_trips if store is not None else None
-                checkpointer = Checkpointer(database_file, resets_on=resets_on)
+                size_limit = int(sqlite_pragmas(settings.database_url)["journal_size_limit"])
+                checkpointer = Checkpointer(
+                    database_file, resets_on=resets_on, size_limit=size_limit
+                )
                 await checkpointer.start()
             app.state.checkpointer = checkpointer
             await engine.start(embedded=settings.database_url.startswith("sqlite"))

@@ -10,8 +10,9 @@ from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate
 
 WAL_RESET_BYTES = 16 * 1024 * 1024
-"""The WAL size past which the checkpointer resets it (runcast/store/checkpoints.py), and
-the size SQLite cuts it back to when a commit starts it over."""
+"""The WAL size past which the checkpointer resets it (runcast/store/checkpoints.py), and,
+unless a database URL sets its own `journal_size_limit`, the size SQLite cuts it back to
+when a commit starts it over."""
 
 SQLITE_PRAGMAS = {
     "busy_timeout": "10000",

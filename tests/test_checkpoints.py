@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from runcast.db import SQLITE_PRAGMAS
 from runcast.store import statements
 from runcast.store.checkpoints import RESET_BYTES, Checkpointer
@@ -70,7 +72,7 @@ async def test_past_the_threshold_a_checkpoint_restarts_the_wal(tmp_path: Path) 
     path = str(tmp_path / "db.sqlite")
     writer = _database(path, size_limit=MIB)
     _write(writer, 3000)  # about 3 MiB of WAL
-    checkpointer = Checkpointer(path, interval_s=3600, reset_bytes=MIB)
+    checkpointer = Checkpointer(path, interval_s=3600, reset_bytes=MIB, size_limit=MIB)
     await checkpointer.start()
     try:
         before = checkpointer.wal_bytes()
@@ -96,12 +98,16 @@ async def test_past_the_threshold_a_checkpoint_restarts_the_wal(tmp_path: Path) 
     assert _count(path) == 3010
 
 
-async def test_the_wal_stays_bounded_while_writes_go_on(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("size_limit", "mode"), [(MIB, "RESTART"), (-1, "TRUNCATE")])
+async def test_the_wal_stays_bounded_while_writes_go_on(
+    tmp_path: Path, size_limit: int, mode: str
+) -> None:
     """A writer that never pauses for long (as the app's does under load) commits 24 MiB of
     rows: without resets the WAL would hold all of it. Every write succeeds: the writer waits
-    behind a reset through its busy timeout instead of failing with "database is locked"."""
+    behind a reset through its busy timeout instead of failing with "database is locked".
+    Writers that never cut the file back (no `journal_size_limit`) get resets that empty it."""
     path = str(tmp_path / "db.sqlite")
-    writer = _database(path, size_limit=MIB)
+    writer = _database(path, size_limit=size_limit)
     total_rows = 24 * MIB // len(ROW)
     finished = threading.Event()
 
@@ -113,7 +119,10 @@ async def test_the_wal_stays_bounded_while_writes_go_on(tmp_path: Path) -> None:
         finally:
             finished.set()
 
-    checkpointer = Checkpointer(path, interval_s=3600, poll_s=0.01, reset_bytes=MIB)
+    checkpointer = Checkpointer(
+        path, interval_s=3600, poll_s=0.01, reset_bytes=MIB, size_limit=size_limit
+    )
+    assert checkpointer.reset_mode == mode
     await checkpointer.start()
     peak = 0
     try:
@@ -126,7 +135,7 @@ async def test_the_wal_stays_bounded_while_writes_go_on(tmp_path: Path) -> None:
     finally:
         await checkpointer.stop()
     assert checkpointer.resets >= 4
-    assert peak < 8 * MIB
+    assert peak < 3 * MIB
     assert not after.busy
     assert after.checkpointed_frames == after.wal_frames  # nothing left behind once writes stop
     writer.close()
@@ -144,7 +153,12 @@ async def test_resets_between_the_stores_trips_never_make_a_commit_wait(tmp_path
     store = GroupCommit(path, pragmas)
     await store.open()
     checkpointer = Checkpointer(
-        path, interval_s=3600, poll_s=0.01, reset_bytes=MIB, resets_on=store.between_trips
+        path,
+        interval_s=3600,
+        poll_s=0.01,
+        reset_bytes=MIB,
+        resets_on=store.between_trips,
+        size_limit=MIB,
     )
     await checkpointer.start()
     insert = "INSERT INTO t (pad) VALUES (?)"

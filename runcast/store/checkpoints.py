@@ -12,7 +12,8 @@ The policy:
   writes go on appending to the WAL meanwhile. When the load pauses it catches up, and
   the next commit starts the WAL over from its beginning.
 - Under sustained writes a PASSIVE checkpoint never catches up, and SQLite only rewinds
-  a WAL that is wholly copied: the file grows without bound (about 110 KB per execution).
+  a WAL that is wholly copied: the file grows without bound (about 110-150 KB per
+  execution, by workflow).
   So every `POLL_S` the size of the `-wal` file is checked, and once it passes
   `RESET_BYTES` a PASSIVE checkpoint copies what is there without blocking anyone, then a
   RESTART checkpoint takes the write lock, copies the few frames committed meanwhile and
@@ -21,13 +22,15 @@ The policy:
   `RESET_BYTES` (`runcast/db.py`): the file passes `RESET_BYTES` again only once the WAL
   holds more than that. A RESTART leaves the file's blocks allocated, where TRUNCATE would
   empty it: freeing and allocating them again made a reset cost 10-20 ms on an ext4 disk
-  against 3 ms. Writers wait behind a reset through their busy timeout; this connection
+  against 3 ms (6-8 ms under full load). A database URL that sets a `journal_size_limit`
+  above `RESET_BYTES`, or none (-1), gets TRUNCATE resets: nothing else would bound the
+  file. Writers wait behind a reset through their busy timeout; this connection
   waits at most `RESET_WAIT_MS` for its turn and for readers, well below the app's 10 s,
   so an app write never fails with "database is locked" on its account (the app's
   transactions start as writes: `BEGIN IMMEDIATE` or a single statement, which wait; only a
   deferred transaction that reads before it writes fails at once behind any other writer).
   When the reset cannot get its turn it reports `busy` and the next poll tries again.
-- Given the store's `between_trips` (the app passes it), the RESTART runs on the store's
+- Given the store's `between_trips` (the app passes it), the reset runs on the store's
   thread between two of its trips: the hot path's commits then wait only as long as the
   reset itself, instead of retrying through the busy timeout, whose sleeps (1, 2, 5,
   10 ms…) made a commit behind a reset of a few milliseconds wait 10-20 ms. Everything
@@ -60,7 +63,7 @@ RESET_WAIT_ON_STORE_MS = 100
 """How long a reset on the store's thread waits for readers: everything the store does
 waits behind it meanwhile, so it gives up sooner and the next poll tries again."""
 
-Mode = Literal["PASSIVE", "RESTART"]
+Mode = Literal["PASSIVE", "RESTART", "TRUNCATE"]
 Serializer = Callable[[Callable[[], "Checkpoint"]], Awaitable["Checkpoint"]]
 """Runs a checkpoint somewhere and answers it (a worker thread, or the store's thread)."""
 
@@ -89,6 +92,7 @@ class Checkpointer:
         poll_s: float = POLL_S,
         reset_bytes: int = RESET_BYTES,
         resets_on: Serializer | None = None,
+        size_limit: int = RESET_BYTES,
     ) -> None:
         self.path = path
         self.wal_path = f"{path}-wal"
@@ -96,7 +100,11 @@ class Checkpointer:
         self.poll_s = poll_s
         self.reset_bytes = reset_bytes
         self.resets_on = resets_on
-        """Where a RESTART runs (the store's `between_trips`); a worker thread if None."""
+        """Where a reset runs (the store's `between_trips`); a worker thread if None."""
+        self.reset_mode: Mode = "RESTART" if 0 <= size_limit <= reset_bytes else "TRUNCATE"
+        """RESTART while the writers' `journal_size_limit` (`size_limit`) cuts the file back
+        to at most `reset_bytes` after a reset; otherwise (a URL that sets a larger limit,
+        or none) nothing would, and TRUNCATE empties the file itself."""
         self.last: Checkpoint | None = None
         self.resets = 0
         self._connection: sqlite3.Connection | None = None
@@ -129,16 +137,16 @@ class Checkpointer:
             return 0
 
     async def run_once(self) -> Checkpoint:
-        """One checkpoint by the policy: PASSIVE, plus RESTART past `reset_bytes`."""
+        """One checkpoint by the policy: PASSIVE, plus a reset past `reset_bytes`."""
         connection = self._connection
         assert connection is not None
         size = self.wal_bytes()
         done = await asyncio.to_thread(self._checkpoint, connection, "PASSIVE", size)
         if self._past_reset(size):
             resets_on = self.resets_on or asyncio.to_thread
-            done = await resets_on(lambda: self._restart(connection, size))
+            done = await resets_on(lambda: self._reset(connection, size))
         self.last = done
-        if done.mode == "RESTART":
+        if done.mode != "PASSIVE":
             self._note_reset(done)
         return done
 
@@ -149,9 +157,9 @@ class Checkpointer:
         the file keeps the size the reset left, and the WAL is already done with."""
         return wal_bytes > self.reset_bytes and wal_bytes != self._restarted_bytes
 
-    def _restart(self, connection: sqlite3.Connection, size: int) -> Checkpoint:
-        done = self._checkpoint(connection, "RESTART", size)
-        if not done.busy:  # a commit in between has cut the file back already
+    def _reset(self, connection: sqlite3.Connection, size: int) -> Checkpoint:
+        done = self._checkpoint(connection, self.reset_mode, size)
+        if not done.busy:  # when busy nothing was reset: the same size is past it still
             self._restarted_bytes = self.wal_bytes()
         return done
 
