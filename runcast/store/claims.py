@@ -51,7 +51,7 @@ async def claim_runnable(
     owner: str, limit: int, now: datetime, lease: timedelta
 ) -> list[tuple[str, int]]:
     """Claim up to `limit` runnable executions for `owner`; return (id, fencing token).
-    A cancel (the engine stopping) waits for the claim to end, like `claim_capped`."""
+    A cancel (the engine stopping) never interrupts the claim itself, as in `claim_capped`."""
     sql = _POSTGRES_CLAIM if statements.dialect() == "postgres" else _SQLITE_CLAIM
     rows = await statements.fetch(
         sql,
@@ -97,10 +97,12 @@ async def claim_capped(
     """Claim up to `limit` capped executions for `owner`, each only while its workflow and
     key have a free place; return (id, fencing token).
 
-    A cancel (the engine stopping) waits for the claim to end: on Postgres one that landed
-    while the ORM's transaction was beginning left its pooled connection taken for good,
-    and closing the pool then waited 10 s for it. The rows a cancelled claim took stay
-    leased to this node until the lease runs out, as when a node stops mid-run."""
+    A cancel (the engine stopping) never interrupts the claim itself: its transaction
+    always ends and gives its connection back (on Postgres, a cancel that landed while the
+    ORM's transaction was beginning left the pooled connection taken for good, and closing
+    the pool waited 10 s for it). The caller sees the cancel once the claim ends, or at
+    once on a repeated cancel; the rows a cancelled claim took stay leased to this node
+    until the lease runs out, as when a node stops mid-run."""
     params: list[Any] = [
         owner,
         tables.to_db(Execution, "lease_expires_at", now + lease),
