@@ -43,9 +43,10 @@ def frozen_before_tests() -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_ssl_context() -> Iterator[None]:
-    """One default TLS context for every httpx client built in this process, the apps'
-    outbound clients included: each would load the CA bundle again, ~20 ms, more than
-    most tests' own work. No test opens a TLS connection that could tell them apart."""
+    """One default TLS context for what `httpx.create_ssl_context` builds in this process:
+    the apps' outbound clients (`runcast/engine/http_guard.py`) would each load the CA
+    bundle again, ~20 ms, more than most tests' own work. No test opens a TLS connection
+    that could tell them apart."""
     create = httpx.create_ssl_context
     shared = create()
 
@@ -58,7 +59,6 @@ def shared_ssl_context() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(httpx, "create_ssl_context", reuse)
-        patch.setattr(httpx._transports.default, "create_ssl_context", reuse)
         yield
 
 
