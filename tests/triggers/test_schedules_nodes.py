@@ -98,14 +98,14 @@ async def test_three_nodes_tick_once_per_second_through_a_kill_pause_and_resume(
     clients = [httpx.AsyncClient(base_url=n.url, headers=HEADERS, timeout=30) for n in nodes]
     try:
         workflow_id = await create_schedule(clients[0], catchupWindowSeconds=30)
-        await asyncio.sleep(8)
+        await asyncio.sleep(12)  # 30 s of ticking in all, as issue 13 asks
         nodes[0].kill()
-        await asyncio.sleep(7)
+        await asyncio.sleep(10)
         _, paused_at = await post(clients[1], f"{API}/workflows/{workflow_id}/schedule/pause")
         await asyncio.sleep(2)
         before_resume = await ticks_of(clients[2], workflow_id)
         resume_sent_at, _ = await post(clients[2], f"{API}/workflows/{workflow_id}/schedule/resume")
-        await asyncio.sleep(3)
+        await asyncio.sleep(6)
         await post(clients[1], f"{API}/workflows/{workflow_id}/schedule/pause")
         ticks = await ticks_of(clients[1], workflow_id)
     finally:
@@ -114,7 +114,7 @@ async def test_three_nodes_tick_once_per_second_through_a_kill_pause_and_resume(
         for node in nodes[1:]:
             node.kill()  # all checked: no need to wait for a graceful stop
 
-    assert len(before_resume) >= 12
+    assert len(before_resume) >= 20
     assert_every_second(before_resume)
     assert before_resume[-1] <= paused_at, "a tick after the pause started"
     assert before_resume[-1] >= paused_at - timedelta(seconds=1.5)
@@ -122,7 +122,7 @@ async def test_three_nodes_tick_once_per_second_through_a_kill_pause_and_resume(
     assert after, "no tick after resuming"
     # A tick falling due while the resume is under way may start: none from before it.
     assert after[0] >= resume_sent_at, "ticks from the pause were made up"
-    assert len(after) >= 2
+    assert len(after) >= 5
     assert_every_second(after)
     assert ticks == before_resume + after
 
