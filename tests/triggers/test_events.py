@@ -17,8 +17,10 @@ from runcast.resolvers.events import MAX_CHAIN_DEPTH, ExecutionEvents
 from tests.helpers import WS
 from tests.triggers.helpers import make_workflow
 
-EVENTS = int(os.environ.get("RUNCAST_TEST_EVENTS", "200"))
-"""Events emitted at once in the fan-out test (bench/webhooks.py `events` runs 1,000)."""
+EVENTS = int(os.environ.get("RUNCAST_TEST_EVENTS", "1000"))
+"""Events emitted concurrently in the fan-out test (issue 13: 1,000 to 3 workflows)."""
+SENDERS = 50
+"""Requests in flight at once while emitting them."""
 
 
 def order_trigger(**filter_: Any) -> dict[str, Any]:
@@ -37,16 +39,22 @@ async def _settled(predicate, timeout_s: float = 30.0) -> None:
 
 
 async def _emit_all(live: str, editor: dict[str, str]) -> list[httpx.Response]:
-    """Emit events 0..EVENTS-1 at once, over a pool of fresh connections (a pooled one left
-    idle past the server's keep-alive could be closed under a request)."""
-    limits = httpx.Limits(max_connections=50)
+    """Emit events 0..EVENTS-1 from SENDERS concurrent senders, over a pool of fresh
+    connections (a pooled one left idle past the server's keep-alive could be closed under
+    a request). Each sender sends its share one after another: httpx's pool looks through
+    every waiting request each time a connection frees, so a thousand requests queued in it
+    at once cost the test more than the server."""
+    limits = httpx.Limits(max_connections=SENDERS)
+    responses: dict[int, httpx.Response] = {}
     async with httpx.AsyncClient(base_url=live, limits=limits, timeout=60) as client:
 
-        async def emit(i: int) -> httpx.Response:
-            body = {"name": "order.created", "id": f"order-{i}", "data": {"n": i, "total": 20}}
-            return await client.post(f"{WS}/events", json=body, headers=editor)
+        async def sender(first: int) -> None:
+            for i in range(first, EVENTS, SENDERS):
+                body = {"name": "order.created", "id": f"order-{i}", "data": {"n": i, "total": 20}}
+                responses[i] = await client.post(f"{WS}/events", json=body, headers=editor)
 
-        return await asyncio.gather(*(emit(i) for i in range(EVENTS)))
+        await asyncio.gather(*(sender(first) for first in range(SENDERS)))
+    return [responses[i] for i in range(EVENTS)]
 
 
 async def test_concurrent_events_start_each_matching_workflow_once(live, tokens):
