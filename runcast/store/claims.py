@@ -17,14 +17,14 @@ and claim them one after the other; the uncapped claim never waits for it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from tortoise.transactions import in_transaction
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from runcast.domain.enums import ExecutionStatus
 from runcast.models import Execution
 from runcast.store import statements, tables
-from runcast.tasks import runs_to_end
 
 __all__ = ["claim_capped", "claim_runnable"]
 
@@ -46,12 +46,10 @@ _POSTGRES_CLAIM = _CLAIM.format(
 _SQLITE_CLAIM = _CLAIM.format(owner="?", expires="?", now="?", limit="?", lock="")
 
 
-@runs_to_end
 async def claim_runnable(
     owner: str, limit: int, now: datetime, lease: timedelta
 ) -> list[tuple[str, int]]:
-    """Claim up to `limit` runnable executions for `owner`; return (id, fencing token).
-    A cancel (the engine stopping) never interrupts the claim itself, as in `claim_capped`."""
+    """Claim up to `limit` runnable executions for `owner`; return (id, fencing token)."""
     sql = _POSTGRES_CLAIM if statements.dialect() == "postgres" else _SQLITE_CLAIM
     rows = await statements.fetch(
         sql,
@@ -90,19 +88,13 @@ CAPPED_LOCK = 7_460_187_302
 """The advisory lock (any constant of runcast's own) that orders capped claims on Postgres."""
 
 
-@runs_to_end
 async def claim_capped(
     owner: str, limit: int, now: datetime, lease: timedelta
 ) -> list[tuple[str, int]]:
     """Claim up to `limit` capped executions for `owner`, each only while its workflow and
-    key have a free place; return (id, fencing token).
-
-    A cancel (the engine stopping) never interrupts the claim itself: its transaction
-    always ends and gives its connection back (on Postgres, a cancel that landed while the
-    ORM's transaction was beginning left the pooled connection taken for good, and closing
-    the pool waited 10 s for it). The caller sees the cancel once the claim ends, or at
-    once on a repeated cancel; the rows a cancelled claim took stay leased to this node
-    until the lease runs out, as when a node stops mid-run."""
+    key have a free place; return (id, fencing token). On Postgres its transaction runs to
+    its end when the caller is cancelled (`statements.transaction`): the rows it took then
+    stay leased to this node until the lease runs out, as when a node stops mid-run."""
     params: list[Any] = [
         owner,
         tables.to_db(Execution, "lease_expires_at", now + lease),
@@ -112,9 +104,13 @@ async def claim_capped(
     if statements.dialect() != "postgres":
         rows = await statements.fetch(_SQLITE_CAPPED_CLAIM, params, writes=True)
     else:
-        async with in_transaction() as connection:
-            await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [CAPPED_LOCK])
-            rows = await connection.execute_query_dict(_POSTGRES_CAPPED_CLAIM, params)
+        rows = await statements.transaction(partial(_claim_in_order, params))
     # In creation order, so the runs of one key start in the order they were queued.
     rows.sort(key=lambda row: (row["created_at"], row["id"]))
     return [(str(row["id"]), int(row["fencing_token"])) for row in rows]
+
+
+async def _claim_in_order(params: list[Any], connection: BaseDBAsyncClient) -> list[dict[str, Any]]:
+    """Postgres: the capped claim under the advisory lock that orders capped claims."""
+    await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [CAPPED_LOCK])
+    return list(await connection.execute_query_dict(_POSTGRES_CAPPED_CLAIM, params))

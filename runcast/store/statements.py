@@ -13,7 +13,7 @@ field converters so they match what the ORM stores (JSON text, timestamps).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -28,6 +28,7 @@ from tortoise.transactions import in_transaction
 from runcast.db import sqlite_file, sqlite_pragmas
 from runcast.store import tables
 from runcast.store.sqlite import GroupCommit, Query, Statement
+from runcast.tasks import run_to_end
 
 __all__ = [
     "Query",
@@ -44,10 +45,12 @@ __all__ = [
     "run",
     "select",
     "stored_fields",
+    "transaction",
     "update",
 ]
 
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
 
 _sqlite: GroupCommit | None = None
 """The SQLite store's connection while the app holds it open (`open_sqlite`)."""
@@ -241,15 +244,32 @@ async def run(statements: Sequence[Statement]) -> bool:
         single = one_statement(statements)
         if single is not None:
             return await _run_one(client, *single)
+
+    async def apply(connection: BaseDBAsyncClient) -> None:
+        for statement in statements:
+            changed = await _execute(connection, statement)
+            if statement.expect is not None and changed != statement.expect:
+                raise _Unexpected
+
     try:
-        async with in_transaction() as connection:
-            for statement in statements:
-                changed = await _execute(connection, statement)
-                if statement.expect is not None and changed != statement.expect:
-                    raise _Unexpected
+        await transaction(apply)
     except _Unexpected:
         return False
     return True
+
+
+async def transaction(work: Callable[[BaseDBAsyncClient], Awaitable[T]]) -> T:
+    """`work` in one transaction on the ORM's connection (a savepoint inside the caller's),
+    run to its end even when the caller is cancelled meanwhile (`run_to_end`). A cancel
+    that lands while the ORM begins a transaction leaves its pooled connection taken for
+    good (the ORM gives it back only from a transaction that began), and closing the pool
+    then waits 10 s for it."""
+
+    async def begun() -> T:
+        async with in_transaction() as connection:
+            return await work(connection)
+
+    return await run_to_end(begun())
 
 
 _MARK = re.compile(r"\$(\d+)")
@@ -375,15 +395,18 @@ async def insert_new(
         single = _new_with_children(parents, key, child, child_records, link)
         if single is not None:
             return {row[key] for row in await client.execute_query_dict(*single)}
-    stored: set[Any] = set()
-    async with in_transaction() as connection:
+
+    async def apply(connection: BaseDBAsyncClient) -> set[Any]:
+        stored: set[Any] = set()
         for sql, params in _multi_row(name, parents, f" RETURNING {key}"):
             stored |= {row[key] for row in await connection.execute_query_dict(sql, params)}
         kept = [record for record in child_records if record[link] in stored]
         if kept:
             for sql, params in _multi_row(name, insert(name, child, kept), ""):
                 await connection.execute_query(sql, params)
-    return stored
+        return stored
+
+    return await transaction(apply)
 
 
 def _new_with_children(
