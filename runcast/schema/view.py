@@ -20,9 +20,9 @@ Over HTTP, requests may name their query by hash (automatic persisted queries, s
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 from cross_web import HTTPException
@@ -147,32 +147,22 @@ def with_null_payload_as_absent(message: Any) -> Any:
     return message
 
 
-class SharedTexts:
-    """The query texts of the last `size` subscriptions, one copy each: subscribers of one
-    document keep that copy instead of one each. A bounded map of our own, not
-    `sys.intern` (on some Python versions interned strings are never freed, and any
-    client may send any number of texts)."""
-
-    def __init__(self, size: int = CACHED_DOCUMENTS) -> None:
-        self.size = size
-        self.texts: OrderedDict[str, str] = OrderedDict()
-
-    def share(self, message: Any) -> None:
-        """Put the one kept copy of a `subscribe`/`start` message's query in it, in place
-        (the protocol handler keeps the last message it read)."""
-        payload = message["payload"]
-        text = payload["query"]
-        kept = self.texts.get(text)
-        if kept is None:
-            kept = self.texts[text] = text
-            if len(self.texts) > self.size:
-                self.texts.popitem(last=False)
-        else:
-            self.texts.move_to_end(text)
-        payload["query"] = kept
+def text_sharer(size: int) -> Callable[[str], str]:
+    """A function answering, for a query text, the one copy of it kept among the last
+    `size` texts: subscribers of one document keep that copy instead of one each. Bounded
+    (`lru_cache`), not `sys.intern`: on some Python versions interned strings are never
+    freed, and any client may send any number of texts."""
+    return functools.lru_cache(maxsize=size)(lambda text: text)
 
 
-SHARED_TEXTS = SharedTexts()
+SHARED_TEXT = text_sharer(CACHED_DOCUMENTS)
+
+
+def share_query_text(message: Any) -> None:
+    """Put the kept copy of a `subscribe`/`start` message's query in it, in place (the
+    protocol handler keeps the last message it read)."""
+    payload = message["payload"]
+    payload["query"] = SHARED_TEXT(payload["query"])
 
 
 class EncodedFrame(Mapping[str, object]):
@@ -250,7 +240,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if message["type"] == "connection_init":
             message = with_null_payload_as_absent(message)
         elif message["type"] == "subscribe":
-            SHARED_TEXTS.share(message)
+            share_query_text(message)
         await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
@@ -297,7 +287,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         if message["type"] == "connection_init":
             message = with_null_payload_as_absent(message)
         elif message["type"] == "start":
-            SHARED_TEXTS.share(message)
+            share_query_text(message)
         await super().handle_message(message)
 
     async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:

@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection
 from runcast.events.bus import execution_channel
 from runcast.schema import multiplex
 from runcast.schema.build import limited_rules
-from runcast.schema.view import DataFrames, SharedTexts
+from runcast.schema.view import DataFrames, share_query_text, text_sharer
 from tests.helpers import notify
 from tests.streams.support import (
     EVENTS_QUERY,
@@ -147,19 +147,20 @@ def test_subscribers_of_one_document_hold_one_copy_of_its_text():
         for kind in ("subscribe", "start")
     )
     assert first["payload"]["query"] is not second["payload"]["query"]
-    texts = SharedTexts()
-    texts.share(first)
-    texts.share(second)
+    share_query_text(first)
+    share_query_text(second)
     assert first["payload"]["query"] is second["payload"]["query"]
     assert first["payload"]["query"] == EVENTS_QUERY
 
 
 def test_the_shared_texts_are_bounded():
     """Any client may send any number of distinct texts: only the last few are kept."""
-    texts = SharedTexts(size=3)
-    for n in range(10):
-        texts.share({"payload": {"query": f"subscription {{ n{n} }}"}})
-    assert list(texts.texts) == [f"subscription {{ n{n} }}" for n in (7, 8, 9)]
+    share = text_sharer(3)
+    first = [share("".join(["subscription { n", str(n), " }"])) for n in range(10)]
+    assert share.cache_info().currsize == 3
+    again = ["".join(["subscription { n", str(n), " }"]) for n in range(10)]
+    kept = sorted(n for n in reversed(range(10)) if share(again[n]) is first[n])
+    assert kept == [7, 8, 9]  # the texts of the last three; the others were let go
 
 
 def test_operations_with_the_same_cost_limit_hold_one_tuple_of_validation_rules():
