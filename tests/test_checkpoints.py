@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from runcast.app import create_app
 from runcast.db import SQLITE_PRAGMAS
+from runcast.settings import Settings
 from runcast.store import statements
 from runcast.store.checkpoints import RESET_BYTES, Checkpointer
 from runcast.store.sqlite import GroupCommit, Statement
@@ -182,6 +184,7 @@ async def test_the_app_leaves_checkpoints_to_its_checkpointer_on_sqlite(
         assert checkpointer is None
         return
     assert checkpointer.resets_on is not None  # resets run between the store's trips
+    assert checkpointer.reset_mode == "RESTART"  # the file is cut back to the reset size
     rows = await statements.fetch("PRAGMA wal_autocheckpoint", [])
     assert rows == [{"wal_autocheckpoint": 0}]
     rows = await statements.fetch("PRAGMA journal_size_limit", [])
@@ -198,3 +201,15 @@ async def test_the_app_leaves_checkpoints_to_its_checkpointer_on_sqlite(
     assert done.mode == "PASSIVE"
     assert done.wal_frames > 0  # the commits left their pages in the WAL for it
     assert done.checkpointed_frames == done.wal_frames
+
+
+@pytest.mark.parametrize(("limit", "mode"), [("-1", "TRUNCATE"), ("4194304", "RESTART")])
+async def test_a_url_that_sets_its_own_size_limit_gets_the_resets_that_bound_it(
+    tmp_path: Path, limit: str, mode: str
+) -> None:
+    """Without a `journal_size_limit` at or below the reset size nothing would cut the
+    file back after a RESTART, so such a database gets TRUNCATE resets."""
+    url = f"sqlite://{tmp_path / 'db.sqlite'}?journal_size_limit={limit}"
+    app = create_app(Settings(database_url=url))
+    async with app.router.lifespan_context(app):
+        assert app.state.checkpointer.reset_mode == mode
