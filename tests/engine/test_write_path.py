@@ -314,7 +314,9 @@ async def test_a_cancelled_capped_claim_still_ends_and_gives_its_connection_back
             claims.claim_capped("node_other", 1, utcnow(), timedelta(seconds=30)),
             context=contextvars.Context(),
         )
-        await asyncio.sleep(0.2)  # waiting for the lock, inside its transaction
+        waiting = "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        while (await statements.fetch(waiting, []))[0]["n"] == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)  # until the claim waits for the lock, in its transaction
         claim.cancel()
         await asyncio.sleep(0.05)
         assert not claim.done()  # it runs on until the lock is free
