@@ -110,7 +110,7 @@ class Checkpointer:
         self._connection: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._reset_blocked = False
-        self._restarted_bytes = -1
+        self._bytes_after_reset = -1
         """The `-wal` file's size right after the last reset."""
         self._in_use = threading.Lock()  # a cancelled checkpoint's thread runs on
 
@@ -155,12 +155,12 @@ class Checkpointer:
         the file back to `reset_bytes` (`journal_size_limit`) and writes it over from its
         beginning, so it grows past that only once the WAL holds more. Until that commit
         the file keeps the size the reset left, and the WAL is already done with."""
-        return wal_bytes > self.reset_bytes and wal_bytes != self._restarted_bytes
+        return wal_bytes > self.reset_bytes and wal_bytes != self._bytes_after_reset
 
     def _reset(self, connection: sqlite3.Connection, size: int) -> Checkpoint:
         done = self._checkpoint(connection, self.reset_mode, size)
         if not done.busy:  # when busy nothing was reset: the same size is past it still
-            self._restarted_bytes = self.wal_bytes()
+            self._bytes_after_reset = self.wal_bytes()
         return done
 
     def _connect(self) -> sqlite3.Connection:
